@@ -1,0 +1,59 @@
+// Enforce the import directions of DESIGN.md:
+//   cli -> core -> targets -> machine -> storage -> image -> util, errors
+// A module may import its own layer and any layer to its right, never one to its left.
+// Also: only cli/ may import commander, chalk or ora; only targets/ may import execa.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+const ORDER = ['cli', 'core', 'targets', 'machine', 'storage', 'image', 'util', 'errors'];
+// util and errors are one layer: they may import each other.
+const rank = (layer) => (layer === 'errors' ? ORDER.indexOf('util') : ORDER.indexOf(layer));
+const PACKAGE_OWNERS = { commander: ['cli'], chalk: ['cli'], ora: ['cli'], execa: ['targets'] };
+
+export function checkLayers(srcRoot) {
+  const problems = [];
+  for (const file of walk(srcRoot)) {
+    const from = layerOf(srcRoot, file);
+    const text = readFileSync(file, 'utf8');
+    const re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+    for (let m; (m = re.exec(text)); ) {
+      const spec = m[1] ?? m[2];
+      const where = `${relative(srcRoot, file)}: imports ${spec}`;
+      if (spec.startsWith('.')) {
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(srcRoot + sep)) {
+          problems.push(`${where} (outside src/)`);
+          continue;
+        }
+        const to = layerOf(srcRoot, target);
+        if (!ORDER.includes(to)) problems.push(`${where} (unknown layer ${to})`);
+        else if (rank(to) < rank(from)) problems.push(`${where} (${from} must not import ${to})`);
+      } else {
+        const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+        const owners = PACKAGE_OWNERS[pkg];
+        if (owners && !owners.includes(from)) problems.push(`${where} (only ${owners.join(', ')}/ may use ${pkg})`);
+      }
+    }
+  }
+  return problems;
+}
+
+function layerOf(root, file) {
+  return relative(root, file).split(sep)[0];
+}
+
+function* walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* walk(p);
+    else if (p.endsWith('.ts')) yield p;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const root = resolve(process.argv[2] ?? 'src');
+  const problems = checkLayers(root);
+  for (const p of problems) console.error(`layer violation: ${p}`);
+  if (problems.length) process.exit(1);
+  console.log(`layers ok (${ORDER.join(' -> ')})`);
+}

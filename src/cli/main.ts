@@ -1,0 +1,240 @@
+import { availableParallelism as osAvailableParallelism } from 'node:os';
+import { EXIT, EXIT_MEANINGS, type ExitCode } from '../errors/exit-codes.js';
+import { exitCodeFor } from '../errors/codes.js';
+import { FwupError } from '../errors/fwup-error.js';
+import type { Context, Logger } from '../core/context.js';
+import { noProgress } from '../core/context.js';
+import { COMMANDS, type CommandSpec } from './command-table.js';
+import type { GlobalOptions, Outcome } from './outcome.js';
+import { makeStyle, plainStyle, type Style } from './style.js';
+
+export const VERSION = '0.1.0';
+
+/** A terminal-like stream: process.stdout, or a capture in tests. */
+export interface OutStream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface Io {
+  argv: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  stdout: OutStream;
+  stderr: OutStream;
+}
+
+function exitCodeHelp(): string {
+  const rows = EXIT_MEANINGS.map(([code, name, meaning]) => `  ${String(code).padStart(3)}  ${name.padEnd(14)} ${meaning}`);
+  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md)\n`;
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.includes('--json');
+}
+
+/** The CLI: parse, build one Context, run the command, render, and turn the result into an exit code. */
+export async function main(io: Io): Promise<ExitCode> {
+  const { Command, CommanderError, Option } = await import('commander');
+  let outcome: { outcome: Outcome; global: GlobalOptions } | null = null;
+
+  // Global options are declared on the program and again on every command, with positional options:
+  // `fwup --json inspect x` and `fwup inspect x --json` both work, and `pack --version 1.2` stays pack's.
+  const addGlobals = (cmd: InstanceType<typeof Command>) =>
+    cmd
+      .option('--json', 'machine-readable output on stdout (errors too)')
+      .option('-q, --quiet', 'print only errors')
+      .option('-v, --verbose', 'print more detail (and stack traces of internal errors)')
+      .option('--no-color', 'no colours (also: NO_COLOR)')
+      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROG, uefi (default: FWUP_TARGET)'));
+
+  const program = addGlobals(
+    new Command('fwup')
+      .description('Update the firmware of a multiprocessor machine without a full reboot.')
+      .version(VERSION, '-V, --version', 'print the fwup version')
+      .enablePositionalOptions(),
+  )
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: () => {}, // reported by our own handler below, as text or JSON
+    })
+    .addHelpText('after', exitCodeHelp());
+
+  const groups = new Map<string, InstanceType<typeof Command>>();
+  for (const spec of COMMANDS) {
+    const words = spec.name.split(' ');
+    let parent = program;
+    if (words.length === 2) {
+      const g = words[0]!;
+      if (!groups.has(g)) groups.set(g, addGlobals(program.command(g).description(`${g} commands`).enablePositionalOptions()).exitOverride());
+      parent = groups.get(g)!;
+    }
+    const cmd = addGlobals(parent.command(`${words[words.length - 1]} ${spec.args}`.trim()).description(spec.summary)).exitOverride();
+    for (const o of spec.options) {
+      const opt = new Option(o.flags, o.description);
+      if (o.repeatable) opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]).default([]);
+      else if (o.default !== undefined) opt.default(o.default);
+      cmd.addOption(opt);
+    }
+    if (spec.examples.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    cmd.action(async (...params: unknown[]) => {
+      const self = params[params.length - 1] as InstanceType<typeof Command>;
+      const args = self.args.slice(0, self.registeredArguments.length);
+      const flag = (name: string): unknown => globalValue(self, name);
+      const targetFlag = flag('target');
+      const json = Boolean(flag('json'));
+      const global: GlobalOptions = {
+        json,
+        quiet: Boolean(flag('quiet')),
+        verbose: Boolean(flag('verbose')),
+        color: flag('color') !== false && !io.env.NO_COLOR && Boolean(io.stdout.isTTY) && !json,
+        target: typeof targetFlag === 'string' ? targetFlag : io.env.FWUP_TARGET || undefined,
+      };
+      const mod = await spec.load();
+      const ctx = makeContext(io, global);
+      outcome = { outcome: await mod.run(ctx, args, self.opts(), global), global };
+    });
+  }
+
+  const json = wantsJson(io.argv);
+  try {
+    await program.parseAsync(io.argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0.
+      if (e.exitCode === 0) return EXIT.OK;
+      const err = new FwupError('USAGE', e.message.replace(/^error: /, ''), { hint: 'see fwup --help' });
+      return report(io, err, json, false, await makeStyle(false));
+    }
+    const verbose = io.argv.includes('--verbose') || io.argv.includes('-v');
+    return report(io, e, json, verbose, plainStyle);
+  }
+  if (!outcome) return EXIT.OK;
+  const { outcome: out, global } = outcome as { outcome: Outcome; global: GlobalOptions };
+  const style = await makeStyle(global.color);
+  if (global.json) {
+    const data = out.error ? { ...(out.data as object), error: errorJson(out.error) } : out.data;
+    io.stdout.write(`${JSON.stringify(data, jsonReplacer, 2)}\n`);
+  } else if (!global.quiet && out.text) {
+    const t = out.text(style);
+    if (t) io.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+  }
+  if (out.error) {
+    if (!global.json) writeErrorText(io, out.error, style);
+    return exitCodeFor(out.error.code);
+  }
+  return out.exitCode ?? EXIT.OK;
+}
+
+interface OptionSource {
+  getOptionValue(key: string): unknown;
+  getOptionValueSource(key: string): string | undefined;
+  parent: OptionSource | null;
+}
+
+/** A global option's value: the one given on the command line at any level wins over defaults. */
+function globalValue(cmd: OptionSource, key: string): unknown {
+  let fallback: unknown;
+  for (let c: OptionSource | null = cmd; c; c = c.parent) {
+    const src = c.getOptionValueSource(key);
+    if (src === 'cli' || src === 'env') return c.getOptionValue(key);
+    if (fallback === undefined) fallback = c.getOptionValue(key);
+  }
+  return fallback;
+}
+
+function makeContext(io: Io, g: GlobalOptions): Context {
+  const canProgress = Boolean(io.stderr.isTTY) && !g.json && !g.quiet;
+  const log: Logger = {
+    verbose: (m) => {
+      if (g.verbose && !g.json) io.stderr.write(`${m}\n`);
+    },
+    warn: (m) => {
+      if (!g.quiet && !g.json) io.stderr.write(`warning: ${m}\n`);
+    },
+    info: (m) => {
+      if (!g.quiet && !g.json) io.stderr.write(`${m}\n`);
+    },
+  };
+  let progress = noProgress;
+  if (canProgress) {
+    // Lazily bound so that ora is loaded only by a command that shows progress.
+    progress = {
+      start: (label, total) => {
+        const task = import('./progress.js').then((m) => m.terminalProgress(io.stderr as NodeJS.WriteStream, g.color && !io.env.NO_COLOR).start(label, total));
+        return {
+          update: (d, t) => void task.then((x) => x.update(d, t)),
+          succeed: (t) => void task.then((x) => x.succeed(t)),
+          fail: (t) => void task.then((x) => x.fail(t)),
+        };
+      },
+    };
+  }
+  const cpus = Number(io.env.FWUP_HOST_CPUS) || undefined;
+  return {
+    cwd: io.cwd,
+    env: io.env,
+    now: () => new Date(),
+    log,
+    progress,
+    hostCpus: cpus ?? hostCpuCount(),
+  };
+}
+
+let cachedCpus: number | undefined;
+function hostCpuCount(): number {
+  // os is already loaded by Node itself; availableParallelism honours cgroup/affinity limits.
+  return (cachedCpus ??= Math.max(1, osAvailableParallelism()));
+}
+
+
+export function errorJson(e: FwupError): { code: string; message: string; hint: string | null; exitCode: number; details?: unknown } {
+  return {
+    code: e.code,
+    message: e.message,
+    hint: e.hint ?? null,
+    exitCode: exitCodeFor(e.code),
+    ...(e.details ? { details: e.details } : {}),
+  };
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? `0x${value.toString(16).toUpperCase().padStart(16, '0')}` : value;
+}
+
+function writeErrorText(io: Io, e: FwupError, style: Style): void {
+  io.stderr.write(`${style.red('error:')} ${e.message}\n`);
+  if (e.hint) io.stderr.write(`${style.dim('hint:')} ${e.hint}\n`);
+}
+
+function report(io: Io, e: unknown, json: boolean, verbose: boolean, style: Style): ExitCode {
+  let err: FwupError;
+  if (e instanceof FwupError) {
+    err = e;
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    err = new FwupError('INTERNAL', `internal error: ${msg}`, {
+      hint: 'this is a bug in fwup; please report it with the command and the output of --verbose',
+    });
+    if (verbose && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+  }
+  if (json) io.stdout.write(`${JSON.stringify({ error: errorJson(err) }, jsonReplacer, 2)}\n`);
+  else writeErrorText(io, err, style);
+  return exitCodeFor(err.code);
+}
+
+export type { CommandSpec };
+
+/** Entry point used by bin/fwup.js. */
+export async function runFromProcess(): Promise<void> {
+  process.exitCode = await main({
+    argv: process.argv.slice(2),
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+}

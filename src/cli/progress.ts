@@ -1,0 +1,48 @@
+import type { Progress, ProgressTask } from '../core/context.js';
+import { formatBytes } from '../util/units.js';
+
+/**
+ * Progress on an interactive terminal only (never with --json or --quiet, never in a pipe).
+ * ora is imported on the first task, so commands that finish without progress never load it.
+ */
+export function terminalProgress(stream: NodeJS.WriteStream, color: boolean): Progress {
+  return {
+    start(label: string, total?: number): ProgressTask {
+      let spinner: { text: string; stop(): void; succeed(t?: string): void; fail(t?: string): void } | null = null;
+      let pending: string | null = label;
+      let closed = false;
+      const started = Date.now();
+      const load = import('ora').then(({ default: ora }) => {
+        if (closed) return;
+        spinner = ora({ text: pending ?? label, stream, color: color ? 'cyan' : false, isEnabled: true }).start();
+      });
+      void load;
+      const render = (done: number, text?: string) => {
+        if (text !== undefined) return text;
+        if (!total) return label;
+        const pct = Math.min(100, Math.floor((done / total) * 100));
+        const secs = (Date.now() - started) / 1000;
+        const rate = secs > 0 ? done / secs : 0;
+        const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+        return `${label} ${pct}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(Math.round(rate))}/s ETA ${eta.toFixed(0)}s`;
+      };
+      return {
+        update(done, text) {
+          const t = render(done, text);
+          if (spinner) spinner.text = t;
+          else pending = t;
+        },
+        succeed(text) {
+          closed = true;
+          if (!spinner) return;
+          if (text) spinner.succeed(text);
+          else spinner.stop();
+        },
+        fail(text) {
+          closed = true;
+          if (spinner) spinner.fail(text);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** Verbose and warning messages; the CLI decides where (stderr) and whether (--quiet) they appear. */
+export interface Logger {
+  verbose(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+export interface ProgressTask {
+  /** `done` in the task's unit (bytes, steps); `text` replaces the label. */
+  update(done: number, text?: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+}
+
+export interface Progress {
+  start(label: string, total?: number): ProgressTask;
+}
+
+/**
+ * Everything the core needs from the world, built once by the CLI (or by a test, or by another program
+ * that imports fwup as a library). The core never reads process.env or process.cwd().
+ */
+export interface Context {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly now: () => Date;
+  readonly log: Logger;
+  readonly progress: Progress;
+  /** Cores of the host, for sizing worker pools. */
+  readonly hostCpus: number;
+}
+
+export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {
+  return isAbsolute(p) ? p : resolve(ctx.cwd, p);
+}
+
+export const silentLogger: Logger = { verbose() {}, warn() {}, info() {} };
+
+const noTask: ProgressTask = { update() {}, succeed() {}, fail() {} };
+export const noProgress: Progress = { start: () => noTask };
+
+/** A context for library use and tests: no output, fixed cwd. */
+export function quietContext(cwd: string, env: Record<string, string | undefined> = {}): Context {
+  return { cwd, env, now: () => new Date(), log: silentLogger, progress: noProgress, hostCpus: 2 };
+}

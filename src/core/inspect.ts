@@ -1,0 +1,30 @@
+import { reportError, type ImageReport } from '../image/report.js';
+import type { RawMetadata } from '../image/raw-format.js';
+import type { FwupError } from '../errors/fwup-error.js';
+import { resolvePath, type Context } from './context.js';
+import { readImageFile } from './image-reader.js';
+import { loadPublicKeys } from './key-files.js';
+
+export interface InspectResult {
+  path: string;
+  report: ImageReport;
+  /** Set when a check failed: the report is still complete, the error says which check. */
+  error: FwupError | null;
+}
+
+export async function inspect(
+  ctx: Context,
+  image: string,
+  opts: { keys: readonly string[]; raw?: RawMetadata },
+): Promise<InspectResult> {
+  const path = resolvePath(ctx, image);
+  const keys = opts.keys.length ? await loadPublicKeys(opts.keys.map((k) => resolvePath(ctx, k))) : null;
+  const task = ctx.progress.start(`verifying ${image}`);
+  const file = await readImageFile(path, {
+    keys,
+    ...(opts.raw ? { raw: opts.raw } : {}),
+    onProgress: (done, total) => task.update(done, `verifying ${image} ${Math.floor((done / total) * 100)}%`),
+  });
+  task.succeed();
+  return { path, report: file.report, error: reportError(file.report, image) };
+}

@@ -1,0 +1,85 @@
+import { stat } from 'node:fs/promises';
+import { buildFwupHeader, LIMITS, type FwupMetadata } from '../image/fwup-format.js';
+import { FwupError, fromSystemError } from '../errors/fwup-error.js';
+import { Digester } from '../util/digest.js';
+import { openOrFail, readAt, writeAll, writeFileAtomic } from './files.js';
+import { CHUNK_BYTES } from './image-reader.js';
+import { resolvePath, type Context } from './context.js';
+import { loadPrivateKey } from './key-files.js';
+
+export interface PackOptions {
+  payload: string;
+  output: string;
+  meta: Omit<FwupMetadata, 'buildTime'> & { buildTime?: Date | null };
+  signKey?: string;
+}
+
+export interface PackResult {
+  output: string;
+  size: number;
+  headerSize: number;
+  payloadSize: number;
+  sha256: string;
+  crc32: number;
+  keyId: string | null;
+}
+
+/**
+ * Pack a payload into a `.fwup` image: one pass to digest the payload, build (and sign) the header,
+ * then a second pass copying the payload behind it into a temporary file that replaces OUT atomically.
+ */
+export async function pack(ctx: Context, opts: PackOptions): Promise<PackResult> {
+  const payloadPath = resolvePath(ctx, opts.payload);
+  const outPath = resolvePath(ctx, opts.output);
+  const signer = opts.signKey ? await loadPrivateKey(resolvePath(ctx, opts.signKey)) : undefined;
+  let size: number;
+  try {
+    const s = await stat(payloadPath);
+    if (!s.isFile()) throw new FwupError('USAGE', `${payloadPath} is not a regular file`);
+    size = s.size;
+  } catch (e) {
+    throw fromSystemError(e, payloadPath, 'read');
+  }
+  if (size > LIMITS.maxPayloadBytes) {
+    throw new FwupError('IMAGE_TOO_LARGE', `payload is ${size} bytes, the limit is ${LIMITS.maxPayloadBytes}`);
+  }
+  if (outPath === payloadPath) throw new FwupError('USAGE', 'the output would overwrite the payload');
+
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+  const fh = await openOrFail(payloadPath, 'r', 'read');
+  try {
+    const task = ctx.progress.start(`packing ${opts.payload}`, size * 2);
+    const d = new Digester();
+    for (let pos = 0; pos < size; ) {
+      const n = await readAt(fh, buf, Math.min(buf.length, size - pos), pos);
+      if (n === 0) throw new FwupError('FILE_IO', `${payloadPath} shrank while it was read`);
+      d.update(buf.subarray(0, n));
+      pos += n;
+      task.update(pos);
+    }
+    const digest = d.digest();
+    const header = buildFwupHeader({ buildTime: null, ...opts.meta }, digest, signer);
+    await writeFileAtomic(outPath, async (out) => {
+      await writeAll(out, header, 0);
+      for (let pos = 0; pos < size; ) {
+        const n = await readAt(fh, buf, Math.min(buf.length, size - pos), pos);
+        if (n === 0) throw new FwupError('FILE_IO', `${payloadPath} shrank while it was read`);
+        await writeAll(out, buf.subarray(0, n), header.length + pos);
+        pos += n;
+        task.update(size + pos);
+      }
+    });
+    task.succeed(`packed ${opts.output}`);
+    return {
+      output: outPath,
+      size: header.length + size,
+      headerSize: header.length,
+      payloadSize: size,
+      sha256: digest.sha256,
+      crc32: digest.crc32,
+      keyId: signer?.keyId ?? null,
+    };
+  } finally {
+    await fh.close();
+  }
+}

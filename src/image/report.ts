@@ -1,0 +1,73 @@
+import { FwupError } from "../errors/fwup-error.js";
+/** What every image format reports, so `inspect`, `stage` and the firmware speak one language. */
+
+export type FormatName = 'fwup' | 'capsule' | 'raw';
+
+/**
+ * valid: verified with a trusted key. invalid: a trusted key with this id did not verify it.
+ * unknown-key: signed by a key that is not among the trusted ones. unsigned: no signature.
+ * not-verified: signed, but no keys were given to check it against.
+ */
+export type SignatureStatus = 'valid' | 'invalid' | 'unknown-key' | 'unsigned' | 'not-verified';
+
+export type CheckVerdict = 'ok' | 'mismatch' | 'n/a';
+
+export interface SignatureReport {
+  present: boolean;
+  valid: boolean | null;
+  keyId: string | null;
+  status: SignatureStatus;
+  algorithm: string | null;
+}
+
+export interface ImageReport {
+  format: FormatName;
+  version: string;
+  versionNumber: number;
+  lowestSupportedVersion: number;
+  securityVersion: number;
+  platform: string | null;
+  flags: string[];
+  headerSize: number;
+  payloadOffset: number;
+  payloadSize: number;
+  totalSize: number;
+  /** SHA-256 and CRC-32 of the payload as computed while reading it. */
+  sha256: string;
+  crc32: number;
+  buildTime: string | null;
+  description: string | null;
+  checks: { headerCrc: CheckVerdict; payloadCrc: CheckVerdict; sha256: CheckVerdict };
+  signature: SignatureReport;
+  ok: boolean;
+}
+
+export function signatureAcceptable(s: SignatureReport): boolean {
+  return s.status !== 'invalid';
+}
+
+/** The error an unhealthy report stands for (first failing check wins), or null when it is ok. */
+export function reportError(r: ImageReport, what = 'image'): FwupError | null {
+  if (r.checks.headerCrc === 'mismatch') return new FwupError('IMAGE_HEADER_CRC', `${what}: header CRC-32 mismatch`);
+  if (r.checks.payloadCrc === 'mismatch') {
+    return new FwupError('IMAGE_PAYLOAD_CRC', `${what}: payload CRC-32 mismatch`, {
+      hint: 'the payload was changed or damaged after it was packed',
+    });
+  }
+  if (r.checks.sha256 === 'mismatch') {
+    return new FwupError('IMAGE_SHA256', `${what}: payload SHA-256 mismatch`, {
+      hint: 'the payload was changed or damaged after it was packed',
+    });
+  }
+  if (r.signature.status === 'invalid') {
+    return new FwupError('IMAGE_SIGNATURE_INVALID', `${what}: signature by key ${r.signature.keyId} does not verify`, {
+      hint: 'the image was changed after signing, or signed by a different key with the same id',
+    });
+  }
+  if (r.signature.status === 'unknown-key') {
+    return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what}: signed by key ${r.signature.keyId}, which is not trusted`, {
+      hint: 'pass the matching public key (--key NAME.pub), or trust it on the target',
+    });
+  }
+  return null;
+}
