@@ -1,4 +1,5 @@
 import { availableParallelism as osAvailableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { EXIT, EXIT_MEANINGS, type ExitCode } from '../errors/exit-codes.js';
 import { exitCodeFor } from '../errors/codes.js';
 import { FwupError } from '../errors/fwup-error.js';
@@ -174,6 +175,7 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     };
   }
   const cpus = Number(io.env.FWUP_HOST_CPUS) || undefined;
+  const home = io.env.HOME || '/tmp';
   return {
     cwd: io.cwd,
     env: io.env,
@@ -181,6 +183,8 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     log,
     progress,
     hostCpus: cpus ?? hostCpuCount(),
+    cacheDir: join(io.env.XDG_CACHE_HOME || join(home, '.cache'), 'fwup'),
+    stateDir: join(io.env.XDG_STATE_HOME || join(home, '.local', 'state'), 'fwup'),
   };
 }
 

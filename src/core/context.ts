@@ -30,6 +30,10 @@ export interface Context {
   readonly progress: Progress;
   /** Cores of the host, for sizing worker pools. */
   readonly hostCpus: number;
+  /** Where downloads are cached ($XDG_CACHE_HOME/fwup or ~/.cache/fwup). */
+  readonly cacheDir: string;
+  /** Where fwup keeps records for targets without storage of their own ($XDG_STATE_HOME/fwup or ~/.local/state/fwup). */
+  readonly stateDir: string;
 }
 
 export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {
@@ -43,5 +47,14 @@ export const noProgress: Progress = { start: () => noTask };
 
 /** A context for library use and tests: no output, fixed cwd. */
 export function quietContext(cwd: string, env: Record<string, string | undefined> = {}): Context {
-  return { cwd, env, now: () => new Date(), log: silentLogger, progress: noProgress, hostCpus: 2 };
+  return {
+    cwd,
+    env,
+    now: () => new Date(),
+    log: silentLogger,
+    progress: noProgress,
+    hostCpus: 2,
+    cacheDir: resolve(cwd, '.fwup-cache'),
+    stateDir: resolve(cwd, '.fwup-state'),
+  };
 }
