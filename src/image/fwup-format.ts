@@ -22,7 +22,7 @@ export const fwupHeaderLayout = defineLayout('FwupHeader', [
   { name: 'headerCrc32', type: 'u32', doc: 'CRC-32 over the whole header with this field zero' },
   { name: 'platform', type: 'text', length: 32, doc: 'platform id, NUL-padded UTF-8' },
   { name: 'versionNumber', type: 'u32', doc: 'firmware version for comparisons' },
-  { name: 'lowestSupportedVersion', type: 'u32', doc: 'oldest version this image may replace' },
+  { name: 'lowestSupportedVersion', type: 'u32', doc: 'once installed, updates below this version are refused' },
   { name: 'securityVersion', type: 'u32', doc: 'anti-rollback counter' },
   { name: 'payloadCrc32', type: 'u32', doc: 'CRC-32 of the payload' },
   { name: 'version', type: 'text', length: 32, doc: 'version for display, NUL-padded UTF-8' },

@@ -1,0 +1,51 @@
+import { createMachine, FACTORY_VERSION } from '../machine/factory.js';
+import { DEFAULT_CPUS, DEFAULT_FLASH_BYTES, DEFAULT_PLATFORM, type MachineConfig } from '../machine/config.js';
+import { parseTargetSpec } from '../targets/open-target.js';
+import { FwupError } from '../errors/fwup-error.js';
+import { readFileOrFail } from './files.js';
+import { parsePublicKey } from '../image/keys.js';
+import { resolvePath, type Context } from './context.js';
+
+export interface MachineInitOptions {
+  dir?: string;
+  target?: string;
+  cpus?: number;
+  flashBytes?: number;
+  trust: string[];
+  platform?: string;
+  development: boolean;
+  force: boolean;
+}
+
+export interface MachineInitResult {
+  dir: string;
+  config: MachineConfig;
+  firmwareVersion: string;
+}
+
+export async function machineInit(ctx: Context, opts: MachineInitOptions): Promise<MachineInitResult> {
+  let dir: string;
+  if (opts.dir) dir = resolvePath(ctx, opts.dir);
+  else {
+    const spec = parseTargetSpec(opts.target, ctx.cwd);
+    if (spec.kind !== 'emu') throw new FwupError('USAGE', 'machine init creates emulated machines only (emu:DIR)');
+    dir = spec.dir;
+  }
+  const trusted = await Promise.all(
+    opts.trust.map(async (p) => {
+      const path = resolvePath(ctx, p);
+      const pem = (await readFileOrFail(path, 'read key')).toString('utf8');
+      return { ...parsePublicKey(pem, path), pem };
+    }),
+  );
+  const config = createMachine(dir, {
+    cpus: opts.cpus ?? DEFAULT_CPUS,
+    flashBytes: opts.flashBytes ?? DEFAULT_FLASH_BYTES,
+    platform: opts.platform ?? DEFAULT_PLATFORM,
+    trusted,
+    development: opts.development,
+    now: ctx.now(),
+    force: opts.force,
+  });
+  return { dir, config, firmwareVersion: FACTORY_VERSION.display };
+}

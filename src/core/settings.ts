@@ -1,0 +1,22 @@
+import { FwupError } from '../errors/fwup-error.js';
+import { parseFaultPlan, type FaultPlan } from '../storage/fault-flash.js';
+import type { TargetDeps } from '../targets/target.js';
+import type { Context } from './context.js';
+
+/** Settings that come from the environment, read in one place from the Context's snapshot. */
+export function lockTimeoutMs(ctx: Context): number {
+  const raw = ctx.env.FWUP_LOCK_TIMEOUT;
+  if (raw === undefined || raw === '') return 30_000;
+  const s = Number(raw);
+  if (!(s >= 0)) throw new FwupError('USAGE', `FWUP_LOCK_TIMEOUT=${raw} is not a number of seconds`);
+  return s * 1000;
+}
+
+export function faultPlan(ctx: Context): FaultPlan | null {
+  const raw = ctx.env.FWUP_FAULT;
+  return raw ? parseFaultPlan(raw) : null;
+}
+
+export function targetDeps(ctx: Context): TargetDeps {
+  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus };
+}

@@ -1,0 +1,59 @@
+import { checkPolicy } from '../image/policy.js';
+import type { RawMetadata } from '../image/raw-format.js';
+import { crc32 } from '../util/crc32.js';
+import type { StageResult } from '../targets/target.js';
+import type { ImageReport } from '../image/report.js';
+import { resolvePath, type Context } from './context.js';
+import { readImageFile } from './image-reader.js';
+import { resolveTarget, withTargetLock } from './target-session.js';
+
+export interface StageOptions {
+  target?: string;
+  allowOlder: boolean;
+  allowUnsigned: boolean;
+  allowReinstall: boolean;
+  /** Accept a raw payload of this version. */
+  raw?: RawMetadata;
+}
+
+export interface StageOutcome extends StageResult {
+  target: string;
+  image: ImageReport & { path: string };
+}
+
+/**
+ * stage = validate everything (format, integrity, signature against the target's keys, policy), then
+ * hand the image to the target. Nothing is written before every check has passed.
+ */
+export async function stage(ctx: Context, imagePath: string, opts: StageOptions): Promise<StageOutcome> {
+  const path = resolvePath(ctx, imagePath);
+  const target = await resolveTarget(ctx, opts.target);
+  return withTargetLock(ctx, target, async () => {
+    const facts = await target.facts();
+    const task = ctx.progress.start(`verifying ${imagePath}`);
+    let fileCrc = 0;
+    const file = await readImageFile(path, {
+      keys: facts.trustedKeys,
+      ...(opts.raw ? { raw: opts.raw } : {}),
+      onChunk: (chunk) => {
+        fileCrc = crc32(chunk, fileCrc);
+      },
+      onProgress: (done, total) => task.update(done, `verifying ${imagePath} ${Math.floor((done / total) * 100)}%`),
+    });
+    task.succeed();
+    const refusal = checkPolicy(file.report, facts, opts, imagePath);
+    if (refusal) throw refusal;
+    const write = ctx.progress.start(`staging ${imagePath}`, file.fileSize);
+    try {
+      const result = await target.stage(
+        { path, format: file.format, size: file.fileSize, report: file.report, fileCrc32: fileCrc },
+        { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, onProgress: (d) => write.update(d) },
+      );
+      write.succeed();
+      return { ...result, target: target.spec, image: { path, ...file.report } };
+    } catch (e) {
+      write.fail();
+      throw e;
+    }
+  });
+}

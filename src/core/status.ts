@@ -1,0 +1,20 @@
+import { FwupError } from '../errors/fwup-error.js';
+import type { TargetStatus } from '../targets/target.js';
+import type { Context } from './context.js';
+import { resolveTarget, withTargetLock } from './target-session.js';
+
+export async function status(ctx: Context, opts: { target?: string }): Promise<TargetStatus> {
+  const target = await resolveTarget(ctx, opts.target);
+  // Under the lock: a concurrent stage may be in the middle of an NVRAM reclaim.
+  return withTargetLock(ctx, target, () => target.status());
+}
+
+export async function unstage(ctx: Context, opts: { target?: string }): Promise<{ target: string; removed: true }> {
+  const target = await resolveTarget(ctx, opts.target);
+  return withTargetLock(ctx, target, async () => {
+    if (!(await target.unstage())) {
+      throw new FwupError('NOTHING_TO_DO', 'no update is staged', { hint: 'stage one with `fwup stage IMAGE`' });
+    }
+    return { target: target.spec, removed: true as const };
+  });
+}

@@ -1,0 +1,81 @@
+import { FwupError } from '../errors/fwup-error.js';
+import { reportError, type ImageReport } from './report.js';
+
+/** What a target knows about itself that decides whether an image may be installed. */
+export interface PolicyFacts {
+  platform: string | null;
+  activeVersionNumber: number | null;
+  /** The installed firmware's lowest supported version: images below it are refused. */
+  lowestSupportedVersion: number;
+  securityVersion: number;
+  /** The target has trusted keys: images must carry a valid signature by one of them. */
+  hasTrustedKeys: boolean;
+  /** A development machine may take unsigned images when the user passes --allow-unsigned. */
+  development: boolean;
+  capacity: number;
+}
+
+export interface PolicyOptions {
+  allowOlder: boolean;
+  allowUnsigned: boolean;
+  allowReinstall: boolean;
+}
+
+/**
+ * Every rule an image must pass before anything is written, in order: integrity, size, platform,
+ * signature, security version (never relaxed), version (relaxed by --allow-older), same version.
+ * The same function runs in `stage` and in the emulated firmware.
+ */
+export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOptions, what = 'image'): FwupError | null {
+  const integrity = reportError(r, what);
+  if (integrity) return integrity;
+  if (r.totalSize > facts.capacity) {
+    return new FwupError('POLICY_TOO_LARGE', `${what} is ${r.totalSize} bytes, the target holds at most ${facts.capacity}`, {
+      hint: 'use a machine with a larger flash (fwup machine init --flash-size)',
+    });
+  }
+  if (r.platform !== null && facts.platform !== null && r.platform !== facts.platform) {
+    return new FwupError('POLICY_PLATFORM', `${what} is for platform ${JSON.stringify(r.platform)}, the target is ${JSON.stringify(facts.platform)}`, {
+      hint: 'use the image built for this platform',
+    });
+  }
+  const sig = r.signature.status;
+  if (sig === 'unsigned') {
+    if (!(opts.allowUnsigned && facts.development)) {
+      return new FwupError('IMAGE_UNSIGNED', `${what} is not signed`, {
+        hint: facts.development
+          ? 'pass --allow-unsigned to install an unsigned image on this development machine'
+          : 'sign it (fwup pack --sign KEY); only a development machine takes unsigned images, with --allow-unsigned',
+      });
+    }
+  } else if (facts.hasTrustedKeys && sig !== 'valid') {
+    return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what} is signed by key ${r.signature.keyId}, which this target does not trust`, {
+      hint: 'sign with a key the target trusts (fwup machine init --trust KEY.pub)',
+    });
+  }
+  if (r.securityVersion < facts.securityVersion) {
+    return new FwupError('POLICY_SECURITY_VERSION', `${what} has security version ${r.securityVersion}, the target requires at least ${facts.securityVersion}`, {
+      hint: 'the security version never goes down: this image has known vulnerabilities fixed in the installed firmware',
+    });
+  }
+  if (!opts.allowOlder) {
+    if (r.versionNumber < facts.lowestSupportedVersion) {
+      return new FwupError('POLICY_DOWNGRADE', `${what} version ${r.version} is below the lowest supported version ${hex(facts.lowestSupportedVersion)}`, {
+        hint: 'pass --allow-older to install it anyway (the security version still applies)',
+      });
+    }
+    if (facts.activeVersionNumber !== null && r.versionNumber < facts.activeVersionNumber) {
+      return new FwupError('POLICY_DOWNGRADE', `${what} version ${r.version} is older than the installed ${hex(facts.activeVersionNumber)}`, {
+        hint: 'pass --allow-older to downgrade (the security version still applies)',
+      });
+    }
+  }
+  if (!opts.allowReinstall && facts.activeVersionNumber !== null && r.versionNumber === facts.activeVersionNumber) {
+    return new FwupError('NOTHING_TO_DO', `version ${r.version} is already installed`, { hint: 'pass --allow-reinstall to install it again' });
+  }
+  return null;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
+}

@@ -1,0 +1,119 @@
+import { FwupError } from '../errors/fwup-error.js';
+import type { Flash } from './flash.js';
+import type { Region } from './flash-map.js';
+
+export interface RegionWriteStats {
+  bytes: number;
+  blocks: number;
+  /** Blocks whose content was already right: neither erased nor programmed. */
+  unchanged: number;
+  /** Blocks programmed without an erase (only bits to clear). */
+  programmedOnly: number;
+  erased: number;
+}
+
+/** Blocks processed together: one read, at most one erase and one program per run of blocks. */
+export const GROUP_BYTES = 64 * 1024;
+
+/**
+ * Sequential writer of an image into a region: per block it skips what is already there, programs
+ * without erasing when only bits need clearing, erases otherwise, and reads every group back to verify.
+ * Re-staging an unchanged image therefore reads but never writes.
+ */
+export class RegionWriter {
+  private readonly pending: Buffer;
+  private fill = 0;
+  private at: number;
+  private readonly stats: RegionWriteStats = { bytes: 0, blocks: 0, unchanged: 0, programmedOnly: 0, erased: 0 };
+
+  constructor(private readonly flash: Flash, private readonly region: Region, startOffset = 0) {
+    const b = flash.geometry.blockSize;
+    if (startOffset % b !== 0) throw new Error('region writes start on a block boundary');
+    this.at = startOffset;
+    this.pending = Buffer.allocUnsafe(Math.max(GROUP_BYTES, b));
+  }
+
+  write(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(this.pending.length - this.fill, chunk.length - off);
+      this.pending.set(chunk.subarray(off, off + n), this.fill);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.pending.length) this.flushGroup();
+    }
+  }
+
+  finish(): RegionWriteStats {
+    if (this.fill > 0) this.flushGroup();
+    return { ...this.stats };
+  }
+
+  private flushGroup(): void {
+    const b = this.flash.geometry.blockSize;
+    const len = this.fill;
+    const start = this.region.offset + this.at;
+    if (this.at + len > this.region.size) {
+      throw new FwupError('POLICY_TOO_LARGE', `${this.region.name} is ${this.region.size} bytes; the image does not fit`);
+    }
+    const blocks = Math.ceil(len / b);
+    const current = this.flash.read(start, blocks * b);
+    const data = this.pending.subarray(0, len);
+    type Action = 'skip' | 'program' | 'erase';
+    const actions: Action[] = [];
+    for (let i = 0; i < blocks; i++) {
+      const lo = i * b;
+      const hi = Math.min(len, lo + b);
+      const want = data.subarray(lo, hi);
+      const have = current.subarray(lo, hi);
+      if (have.equals(want)) actions.push('skip');
+      else if (onlyClears(have, want)) actions.push('program');
+      else actions.push('erase');
+    }
+    // Erase runs of blocks, then program runs of every block that is not skipped.
+    for (let i = 0; i < blocks; ) {
+      if (actions[i] !== 'erase') {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < blocks && actions[j] === 'erase') j++;
+      this.flash.erase(start + i * b, (j - i) * b);
+      i = j;
+    }
+    for (let i = 0; i < blocks; ) {
+      if (actions[i] === 'skip') {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < blocks && actions[j] !== 'skip') j++;
+      this.flash.program(start + i * b, data.subarray(i * b, Math.min(len, j * b)));
+      i = j;
+    }
+    if (actions.some((a) => a !== 'skip')) {
+      const back = this.flash.read(start, len);
+      if (!back.equals(data)) {
+        let k = 0;
+        while (back[k] === data[k]) k++;
+        throw new FwupError('FLASH_VERIFY', `read-back of ${this.region.name} differs at offset ${this.at + k}`, {
+          hint: 'the flash did not keep what was written; the staged image is not used',
+        });
+      }
+    }
+    for (const a of actions) {
+      this.stats.blocks++;
+      if (a === 'skip') this.stats.unchanged++;
+      else if (a === 'program') this.stats.programmedOnly++;
+      else this.stats.erased++;
+    }
+    this.stats.bytes += len;
+    this.at += blocks * b;
+    this.fill = 0;
+  }
+}
+
+function onlyClears(have: Uint8Array, want: Uint8Array): boolean {
+  for (let i = 0; i < want.length; i++) if ((have[i]! & want[i]!) !== want[i]) return false;
+  return true;
+}

@@ -1,0 +1,197 @@
+import { FwupError } from '../errors/fwup-error.js';
+import { crc32 } from '../util/crc32.js';
+import { defineLayout, type Layout, type FieldSpec, type StructOf } from '../util/layout.js';
+import type { VariableStore } from './nvram/variable-store.js';
+
+/**
+ * The platform's NVRAM variables, each a declared layout with a magic and its own CRC-32 (on top of the
+ * store's record CRC): the firmware distrusts anything the OS wrote and validates it before use.
+ */
+export const VARIABLE = {
+  UPDATE_REQUEST: 'UpdateRequest',
+  BOOT_STATE: 'BootState',
+  SECURITY_VERSION: 'SecurityVersion',
+  LAST_ATTEMPT: 'LastAttempt',
+  HISTORY: 'History',
+} as const;
+
+/** UEFI ESRT LAST_ATTEMPT_STATUS values. */
+export const LAST_ATTEMPT_STATUS = {
+  SUCCESS: 0,
+  ERROR_UNSUCCESSFUL: 1,
+  ERROR_INSUFFICIENT_RESOURCES: 2,
+  ERROR_INCORRECT_VERSION: 3,
+  ERROR_INVALID_FORMAT: 4,
+  ERROR_AUTH_ERROR: 5,
+  ERROR_PWR_EVT_AC: 6,
+  ERROR_PWR_EVT_BATT: 7,
+} as const;
+
+export type LastAttemptStatus = (typeof LAST_ATTEMPT_STATUS)[keyof typeof LAST_ATTEMPT_STATUS];
+
+export function lastAttemptStatusName(s: number): string {
+  const e = Object.entries(LAST_ATTEMPT_STATUS).find(([, v]) => v === s);
+  return e ? e[0].toLowerCase().replace(/^error_/, '').replace(/_/g, '-') : `unknown-${s}`;
+}
+
+/** A variable codec: layout with `magic` first and `crc32` last, checked on decode. */
+interface Codec<F extends readonly FieldSpec[]> {
+  layout: Layout<F>;
+  encode(v: Omit<StructOf<F>, 'magic' | 'crc32'>): Buffer;
+  decode(bytes: Buffer): StructOf<F>;
+}
+
+function codec<const F extends readonly FieldSpec[]>(name: string, magic: number, fields: F): Codec<F> {
+  const layout = defineLayout(name, fields);
+  const crcAt = layout.offsetOf('crc32' as F[number]['name']);
+  return {
+    layout,
+    encode(v) {
+      const buf = layout.serialize({ ...v, magic, crc32: 0 } as unknown as StructOf<F>);
+      buf.writeUInt32LE(crc32(buf.subarray(0, crcAt)), crcAt);
+      return buf;
+    },
+    decode(bytes) {
+      if (bytes.length !== layout.size) {
+        throw new FwupError('NVRAM_CORRUPT', `${name} is ${bytes.length} bytes, expected ${layout.size}`);
+      }
+      const v = layout.parse(bytes) as StructOf<F> & { magic: number; crc32: number };
+      if (v.magic !== magic) throw new FwupError('NVRAM_CORRUPT', `${name} has a bad magic`);
+      if (v.crc32 !== crc32(bytes.subarray(0, crcAt))) throw new FwupError('NVRAM_CORRUPT', `${name} CRC-32 mismatch`);
+      return v;
+    },
+  };
+}
+
+export const REQUEST_FLAGS = { WARM: 0x1, ALLOW_OLDER: 0x2, ALLOW_UNSIGNED: 0x4 } as const;
+export const IMAGE_FORMAT_ID = { fwup: 1, capsule: 2, raw: 3 } as const;
+
+/** The state-pointer record: where the staged image is, what it must hash to, and (at apply) where the saved CPU state is. */
+export const updateRequestCodec = codec('UpdateRequest', 0x51525746 /* FWRQ */, [
+  { name: 'magic', type: 'u32' },
+  { name: 'recordVersion', type: 'u16', equals: 1 },
+  { name: 'flags', type: 'u16' },
+  { name: 'regionOffset', type: 'u32', doc: 'flash offset of the STAGING region' },
+  { name: 'imageOffset', type: 'u32', doc: 'offset of the image inside STAGING' },
+  { name: 'imageLength', type: 'u32' },
+  { name: 'imageCrc32', type: 'u32' },
+  { name: 'imageSha256', type: 'bytes', length: 32 },
+  { name: 'imageFormat', type: 'u8' },
+  { name: 'reserved0', type: 'u8', equals: 0 },
+  { name: 'cpuCount', type: 'u16', doc: 'CPUs whose state was saved; 0 before apply' },
+  { name: 'versionNumber', type: 'u32' },
+  { name: 'version', type: 'text', length: 32 },
+  { name: 'stateSaveAddress', type: 'u64', doc: 'RAM address of the state-save area; 0 before apply' },
+  { name: 'stateSaveLength', type: 'u32' },
+  { name: 'stateSaveCrc32', type: 'u32', doc: 'CRC-32 over the whole state-save area' },
+  { name: 'stagedAt', type: 'u64', doc: 'milliseconds since 1970' },
+  { name: 'crc32', type: 'u32' },
+] as const);
+
+export type UpdateRequest = Omit<StructOf<typeof updateRequestCodec.layout.fields>, 'magic' | 'crc32'>;
+
+export const SLOT = { A: 0, B: 1 } as const;
+export type SlotId = 0 | 1;
+export const slotName = (s: number) => (s === 0 ? 'A' : 'B');
+
+/** Which slot boots, and whether it is still on trial (a reset before confirmation reverts to `previous`). */
+export const bootStateCodec = codec('BootState', 0x54425746 /* FWBT */, [
+  { name: 'magic', type: 'u32' },
+  { name: 'active', type: 'u8', max: 1 },
+  { name: 'previous', type: 'u8', max: 1 },
+  { name: 'trial', type: 'u8', max: 1 },
+  { name: 'trialBoots', type: 'u8', doc: 'boots of the trial slot so far' },
+  { name: 'counter', type: 'u32', doc: 'incremented on every change' },
+  { name: 'crc32', type: 'u32' },
+] as const);
+
+export type BootState = Omit<StructOf<typeof bootStateCodec.layout.fields>, 'magic' | 'crc32'>;
+
+export const securityVersionCodec = codec('SecurityVersion', 0x56535746 /* FWSV */, [
+  { name: 'magic', type: 'u32' },
+  { name: 'value', type: 'u32' },
+  { name: 'crc32', type: 'u32' },
+] as const);
+
+export const lastAttemptCodec = codec('LastAttempt', 0x414c5746 /* FWLA */, [
+  { name: 'magic', type: 'u32' },
+  { name: 'status', type: 'u32', max: 7 },
+  { name: 'versionNumber', type: 'u32' },
+  { name: 'version', type: 'text', length: 32 },
+  { name: 'time', type: 'u64' },
+  { name: 'crc32', type: 'u32' },
+] as const);
+
+export type LastAttempt = Omit<StructOf<typeof lastAttemptCodec.layout.fields>, 'magic' | 'crc32'>;
+
+export const historyEntryLayout = defineLayout('HistoryEntry', [
+  { name: 'time', type: 'u64' },
+  { name: 'action', type: 'text', length: 12 },
+  { name: 'fromVersion', type: 'u32' },
+  { name: 'toVersion', type: 'u32' },
+  { name: 'status', type: 'u32' },
+  { name: 'detail', type: 'text', length: 40 },
+] as const);
+
+export type HistoryEntry = StructOf<typeof historyEntryLayout.fields>;
+export const HISTORY_MAX = 32;
+
+/** Typed access to the platform variables over a store. */
+export class PlatformVariables {
+  constructor(readonly store: VariableStore) {}
+
+  request(): UpdateRequest | null {
+    const b = this.store.get(VARIABLE.UPDATE_REQUEST);
+    return b ? updateRequestCodec.decode(b) : null;
+  }
+
+  setRequest(r: UpdateRequest): void {
+    this.store.set(VARIABLE.UPDATE_REQUEST, updateRequestCodec.encode(r));
+  }
+
+  clearRequest(): boolean {
+    return this.store.delete(VARIABLE.UPDATE_REQUEST);
+  }
+
+  bootState(): BootState {
+    const b = this.store.get(VARIABLE.BOOT_STATE);
+    if (!b) throw new FwupError('NVRAM_CORRUPT', 'BootState variable is missing');
+    return bootStateCodec.decode(b);
+  }
+
+  setBootState(s: BootState): void {
+    this.store.set(VARIABLE.BOOT_STATE, bootStateCodec.encode(s));
+  }
+
+  securityVersion(): number {
+    const b = this.store.get(VARIABLE.SECURITY_VERSION);
+    return b ? securityVersionCodec.decode(b).value : 0;
+  }
+
+  /** Monotonic: the security version never goes down. */
+  raiseSecurityVersion(v: number): void {
+    if (v > this.securityVersion()) this.store.set(VARIABLE.SECURITY_VERSION, securityVersionCodec.encode({ value: v }));
+  }
+
+  lastAttempt(): LastAttempt | null {
+    const b = this.store.get(VARIABLE.LAST_ATTEMPT);
+    return b ? lastAttemptCodec.decode(b) : null;
+  }
+
+  setLastAttempt(a: LastAttempt): void {
+    this.store.set(VARIABLE.LAST_ATTEMPT, lastAttemptCodec.encode(a));
+  }
+
+  history(): HistoryEntry[] {
+    const b = this.store.get(VARIABLE.HISTORY);
+    if (!b) return [];
+    const n = Math.floor(b.length / historyEntryLayout.size);
+    return Array.from({ length: n }, (_, i) => historyEntryLayout.parse(b, i * historyEntryLayout.size));
+  }
+
+  /** Append, keeping the newest HISTORY_MAX entries. */
+  addHistory(e: HistoryEntry): void {
+    const all = [...this.history(), e].slice(-HISTORY_MAX);
+    this.store.set(VARIABLE.HISTORY, Buffer.concat(all.map((x) => historyEntryLayout.serialize(x))));
+  }
+}

@@ -1,0 +1,216 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FwupError } from '../../errors/fwup-error.js';
+import { Digester } from '../../util/digest.js';
+import { trustedKeys } from '../../machine/config.js';
+import { openPlatform, readMachineConfig, type Platform } from '../../machine/platform.js';
+import { readRegionHeader } from '../../machine/slot-image.js';
+import { RegionWriter } from '../../storage/region-writer.js';
+import {
+  IMAGE_FORMAT_ID, lastAttemptStatusName, REQUEST_FLAGS, slotName, type UpdateRequest,
+} from '../../storage/variables.js';
+import type { FlashMap } from '../../storage/flash-map.js';
+import { acquireLock } from '../lock-file.js';
+import type {
+  StagedSummary, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetStatus, VerifiedImage,
+} from '../target.js';
+
+const READ_CHUNK = 1 << 20;
+
+/** The emulated machine as a target: a directory with machine.json and flash.img. */
+export class EmuTarget implements Target {
+  readonly kind = 'emu' as const;
+  readonly spec: string;
+
+  constructor(readonly dir: string, private readonly deps: TargetDeps) {
+    this.spec = `emu:${dir}`;
+  }
+
+  lock(timeoutMs: number): Promise<() => Promise<void>> {
+    readMachineConfig(this.dir); // a clear "no machine here" before waiting on a lock
+    return acquireLock(join(this.dir, 'lock'), timeoutMs, `machine ${this.dir}`);
+  }
+
+  private open(writable: boolean): Platform {
+    return openPlatform(this.dir, { writable, faultPlan: writable ? this.deps.faultPlan : null });
+  }
+
+  async facts(): Promise<TargetFacts> {
+    const p = this.open(false);
+    try {
+      const boot = p.vars.bootState();
+      const active = readRegionHeader(p.flash, boot.active === 0 ? p.map.SLOT_A : p.map.SLOT_B);
+      const keys = trustedKeys(p.config);
+      return {
+        kind: 'emu',
+        spec: this.spec,
+        platform: p.config.platform,
+        activeVersion: active.version,
+        activeVersionNumber: active.versionNumber,
+        lowestSupportedVersion: active.lowestSupportedVersion,
+        securityVersion: p.vars.securityVersion(),
+        hasTrustedKeys: keys.length > 0,
+        development: p.config.development,
+        capacity: Math.min(p.map.STAGING.size, p.map.SLOT_A.size, p.map.SLOT_B.size),
+        trustedKeys: keys,
+      };
+    } finally {
+      p.close();
+    }
+  }
+
+  async stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
+    const p = this.open(true);
+    try {
+      const flags = (opts.allowOlder ? REQUEST_FLAGS.ALLOW_OLDER : 0) | (opts.allowUnsigned ? REQUEST_FLAGS.ALLOW_UNSIGNED : 0);
+      const existing = p.vars.request();
+      if (existing && sameImage(existing, image, flags) && stagingHolds(p, existing)) {
+        throw new FwupError('NOTHING_TO_DO', `this image (${image.report.version}, sha256 ${image.report.sha256.slice(0, 16)}…) is already staged`, {
+          hint: 'apply it with `fwup apply --warm`',
+        });
+      }
+      // Invalidate the old request before STAGING is touched: a cut from here on leaves no request at all.
+      if (existing) p.vars.clearRequest();
+
+      const writer = new RegionWriter(p.flash, p.map.STAGING);
+      const digest = new Digester();
+      const fh = await open(image.path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(READ_CHUNK);
+        for (let pos = 0; pos < image.size; ) {
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, image.size - pos), pos);
+          if (bytesRead === 0) break;
+          const chunk = buf.subarray(0, bytesRead);
+          digest.update(chunk);
+          writer.write(chunk);
+          pos += bytesRead;
+          opts.onProgress?.(pos, image.size);
+        }
+      } finally {
+        await fh.close();
+      }
+      const write = writer.finish();
+      const d = digest.digest();
+      if (d.length !== image.size || d.crc32 !== image.fileCrc32) {
+        throw new FwupError('FILE_IO', `${image.path} changed while it was being staged`, {
+          hint: 'nothing was staged; run stage again once the file is stable',
+        });
+      }
+      p.flash.sync();
+      const now = this.deps.now();
+      const request: UpdateRequest = {
+        recordVersion: 1,
+        flags,
+        regionOffset: p.map.STAGING.offset,
+        imageOffset: 0,
+        imageLength: image.size,
+        imageCrc32: d.crc32,
+        imageSha256: Buffer.from(d.sha256, 'hex'),
+        imageFormat: IMAGE_FORMAT_ID[image.format],
+        reserved0: 0,
+        cpuCount: 0,
+        versionNumber: image.report.versionNumber,
+        version: image.report.version,
+        stateSaveAddress: 0n,
+        stateSaveLength: 0,
+        stateSaveCrc32: 0,
+        stagedAt: BigInt(now.getTime()),
+      };
+      p.vars.setRequest(request);
+      return { staged: summarize(request), replaced: existing !== null, write };
+    } finally {
+      p.close();
+    }
+  }
+
+  async unstage(): Promise<boolean> {
+    const p = this.open(true);
+    try {
+      return p.vars.clearRequest();
+    } finally {
+      p.close();
+    }
+  }
+
+  async status(): Promise<TargetStatus> {
+    const p = this.open(false);
+    try {
+      const boot = p.vars.bootState();
+      const slots = Object.fromEntries(
+        (['SLOT_A', 'SLOT_B'] as const).map((name) => [slotName(name === 'SLOT_A' ? 0 : 1), slotInfo(p, p.map, name)]),
+      );
+      const req = p.vars.request();
+      const last = p.vars.lastAttempt();
+      const nv = p.vars.store.usage();
+      const active = slots[slotName(boot.active)] as ReturnType<typeof slotInfo>;
+      return {
+        target: this.spec,
+        kind: 'emu',
+        machine: {
+          dir: this.dir,
+          platform: p.config.platform,
+          cpus: p.config.cpus,
+          flashBytes: p.config.flash.size,
+          development: p.config.development,
+          trustedKeys: p.config.trustedKeys.map((k) => ({ name: k.name, keyId: k.keyId })),
+        },
+        firmware: {
+          activeSlot: slotName(boot.active),
+          version: active.version,
+          versionNumber: active.versionNumber,
+          trial: boot.trial === 1,
+          previousSlot: slotName(boot.previous),
+          slots,
+        },
+        staged: req ? summarize(req) : null,
+        lastAttempt: last
+          ? { status: last.status, statusName: lastAttemptStatusName(last.status), version: last.version, versionNumber: last.versionNumber, time: new Date(Number(last.time)).toISOString() }
+          : null,
+        securityVersion: p.vars.securityVersion(),
+        nvram: { size: nv.size, used: nv.used, free: nv.free, live: nv.live, variables: nv.variables, generation: nv.generation },
+      };
+    } finally {
+      p.close();
+    }
+  }
+}
+
+function sameImage(r: UpdateRequest, image: VerifiedImage, flags: number): boolean {
+  return r.imageLength === image.size && r.imageCrc32 === image.fileCrc32 && r.flags === flags && r.imageOffset === 0;
+}
+
+/** The bytes in STAGING still hash to what the request says (they may have been damaged since). */
+function stagingHolds(p: Platform, r: UpdateRequest): boolean {
+  if (r.imageOffset + r.imageLength > p.map.STAGING.size) return false;
+  const d = new Digester();
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  for (let pos = 0; pos < r.imageLength; ) {
+    const n = Math.min(buf.length, r.imageLength - pos);
+    d.update(p.flash.read(p.map.STAGING.offset + r.imageOffset + pos, n, buf));
+    pos += n;
+  }
+  return d.digest().sha256 === r.imageSha256.toString('hex');
+}
+
+function slotInfo(p: Platform, map: FlashMap, name: 'SLOT_A' | 'SLOT_B') {
+  try {
+    const h = readRegionHeader(p.flash, map[name]);
+    return { version: h.version, versionNumber: h.versionNumber, securityVersion: h.securityVersion, size: h.headerSize + h.payloadLength };
+  } catch {
+    return { version: null, versionNumber: null, securityVersion: null, size: null };
+  }
+}
+
+function summarize(r: UpdateRequest): StagedSummary {
+  const fmt = (Object.entries(IMAGE_FORMAT_ID).find(([, v]) => v === r.imageFormat)?.[0] ?? 'raw') as StagedSummary['format'];
+  return {
+    version: r.version,
+    versionNumber: r.versionNumber,
+    format: fmt,
+    size: r.imageLength,
+    sha256: r.imageSha256.toString('hex'),
+    crc32: r.imageCrc32,
+    stagedAt: new Date(Number(r.stagedAt)).toISOString(),
+    flags: Object.entries(REQUEST_FLAGS).filter(([, b]) => r.flags & b).map(([n]) => n),
+  };
+}

@@ -1,0 +1,79 @@
+import type { PolicyFacts } from '../image/policy.js';
+import type { PublicKey } from '../image/keys.js';
+import type { FormatName, ImageReport } from '../image/report.js';
+import type { FaultPlan } from '../storage/fault-flash.js';
+
+export type TargetKind = 'emu' | 'flashrom' | 'uefi';
+
+/** What a target needs from the world, passed in by core (targets never read globals). */
+export interface TargetDeps {
+  readonly now: () => Date;
+  readonly log: { verbose(m: string): void; info(m: string): void; warn(m: string): void };
+  /** Where targets without storage of their own keep records (flashrom, uefi). */
+  readonly stateDir: string;
+  /** FWUP_FAULT, for the emulated target only. */
+  readonly faultPlan: FaultPlan | null;
+  /** Host cores, for sizing worker pools. */
+  readonly hostCpus: number;
+}
+
+export interface TargetFacts extends PolicyFacts {
+  kind: TargetKind;
+  spec: string;
+  activeVersion: string | null;
+  /** Keys signatures are checked against before staging; null when the target verifies itself. */
+  trustedKeys: PublicKey[] | null;
+}
+
+/** An image that passed every check in `stage`, ready to be written. */
+export interface VerifiedImage {
+  path: string;
+  format: FormatName;
+  size: number;
+  report: ImageReport;
+  /** CRC-32 of the whole file as read while verifying: the write pass must see the same bytes. */
+  fileCrc32: number;
+}
+
+export interface StageOptions {
+  allowOlder: boolean;
+  allowUnsigned: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface StagedSummary {
+  version: string;
+  versionNumber: number;
+  format: FormatName;
+  size: number;
+  sha256: string;
+  crc32: number;
+  stagedAt: string;
+  flags: string[];
+}
+
+export interface StageResult {
+  staged: StagedSummary;
+  /** A previous staged update was invalidated and replaced. */
+  replaced: boolean;
+  /** Blocks written / skipped, where the target knows. */
+  write: { bytes: number; blocks: number; unchanged: number; programmedOnly: number; erased: number } | null;
+}
+
+export interface TargetStatus {
+  target: string;
+  kind: TargetKind;
+  [key: string]: unknown;
+}
+
+export interface Target {
+  readonly kind: TargetKind;
+  readonly spec: string;
+  /** Exclusive access for a mutating command; waits up to `timeoutMs`, then fails with TARGET_BUSY. */
+  lock(timeoutMs: number): Promise<() => Promise<void>>;
+  facts(): Promise<TargetFacts>;
+  stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult>;
+  /** Remove the staged update; false when there was none. */
+  unstage(): Promise<boolean>;
+  status(): Promise<TargetStatus>;
+}
