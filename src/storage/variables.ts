@@ -149,6 +149,11 @@ export class PlatformVariables {
     this.store.set(VARIABLE.UPDATE_REQUEST, updateRequestCodec.encode(r));
   }
 
+  /** Room for an update request (checked before anything is written). */
+  canStoreRequest(): boolean {
+    return this.store.canStore(VARIABLE.UPDATE_REQUEST, updateRequestCodec.layout.size);
+  }
+
   clearRequest(): boolean {
     return this.store.delete(VARIABLE.UPDATE_REQUEST);
   }

@@ -122,6 +122,16 @@ export class VariableStore {
     void rec;
   }
 
+  /**
+   * Whether `set(name, <dataLength bytes>)` can succeed (through a reclaim if need be), so a caller can
+   * refuse before it writes anything else.
+   */
+  canStore(name: string, dataLength: number): boolean {
+    const current = this.live().get(name);
+    const live = this.usage().live - (current ? recordSize(name, current.data.length) : 0);
+    return live + recordSize(name, dataLength) <= this.base.size;
+  }
+
   /** Delete a variable (one bit: atomic). Returns false when it did not exist. */
   delete(name: string): boolean {
     this.requireWritable();

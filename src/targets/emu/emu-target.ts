@@ -69,6 +69,11 @@ export class EmuTarget implements Target {
           hint: 'apply it with `fwup apply --warm`',
         });
       }
+      if (!p.vars.canStoreRequest()) {
+        throw new FwupError('NVRAM_FULL', 'NVRAM has no room for the update request', {
+          hint: 'the machine NVRAM is full of other variables; re-create the machine or free variables',
+        });
+      }
       // Invalidate the old request before STAGING is touched: a cut from here on leaves no request at all.
       if (existing) p.vars.clearRequest();
 

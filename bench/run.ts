@@ -1,0 +1,24 @@
+import { hostname, availableParallelism } from 'node:os';
+import { startupBench } from './startup.js';
+import { stageBench } from './stage.js';
+import { writeResults, type BenchRow } from './harness.js';
+
+/** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
+const SUITES: Record<string, () => Promise<BenchRow[]>> = {
+  startup: () => startupBench(),
+  stage: () => stageBench(),
+};
+
+const wanted = process.argv.slice(2);
+const rows: BenchRow[] = [];
+for (const [name, run] of Object.entries(SUITES)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  process.stderr.write(`bench: ${name}…\n`);
+  const r = await run();
+  for (const row of r) {
+    process.stderr.write(`  ${row.case}: ${row.value.toFixed(1)} ${row.unit}${row.ratio !== undefined ? ` (${row.ratio.toFixed(2)}× ${row.ratioMeaning})` : ''}${row.pass === false ? '  ** target missed **' : ''}\n`);
+  }
+  rows.push(...r);
+}
+const out = await writeResults(rows, { date: new Date().toISOString(), host: hostname(), cpus: availableParallelism(), node: process.version });
+process.stderr.write(`bench: wrote ${out.json} and ${out.md}\n`);
