@@ -9,7 +9,8 @@ export async function initMachine(dir: string, args: string[] = []): Promise<str
   return `emu:${join(dir, 'm')}`;
 }
 
-export async function statusJson(dir: string, target: string): Promise<Record<string, any>> // eslint-disable-line @typescript-eslint/no-explicit-any -- status JSON is read field by field in tests {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- status JSON is read field by field in tests
+export async function statusJson(dir: string, target: string): Promise<Record<string, any>> {
   const r: RunResult = await fwup(['status', '--json', '--target', target], { cwd: dir });
   if (r.code !== 0) throw new Error(`status failed (${r.code}): ${r.stdout}${r.stderr}`);
   return json(r);
