@@ -17,6 +17,20 @@ export function faultPlan(ctx: Context): FaultPlan | null {
   return raw ? parseFaultPlan(raw) : null;
 }
 
+function cpuList(ctx: Context, name: string): number[] {
+  const raw = ctx.env[name];
+  if (!raw) return [];
+  const list = raw.split(',').map((x) => Number(x.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new FwupError('USAGE', `${name}=${raw} is not a list of CPU numbers`);
+  return list;
+}
+
+/** Test knobs of the emulated machine (docs/testing.md): idle CPUs, CPUs that never acknowledge, a damaged save slot. */
+export function emuKnobs(ctx: Context): TargetDeps['emuKnobs'] {
+  const corrupt = cpuList(ctx, 'FWUP_EMU_CORRUPT_SAVE');
+  return { idleCpus: cpuList(ctx, 'FWUP_EMU_IDLE_CPUS'), deafCpus: cpuList(ctx, 'FWUP_EMU_DEAF_CPUS'), corruptSaveCpu: corrupt[0] ?? null };
+}
+
 export function targetDeps(ctx: Context): TargetDeps {
-  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus };
+  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus, emuKnobs: emuKnobs(ctx) };
 }

@@ -82,8 +82,24 @@ export function checkEraseAlignment(g: FlashGeometry, offset: number, length: nu
   }
 }
 
+/** True when programming `data` over `current` only clears bits (no byte needs a 0 -> 1). */
+export function onlyClearsBits(current: Uint8Array, data: Uint8Array): boolean {
+  const n = data.length;
+  let i = 0;
+  // Four bytes at a time where both views are aligned: this runs over every byte programmed.
+  if (current.byteOffset % 4 === 0 && data.byteOffset % 4 === 0) {
+    const a = new Uint32Array(current.buffer, current.byteOffset, n >> 2);
+    const b = new Uint32Array(data.buffer, data.byteOffset, n >> 2);
+    for (; i < b.length; i++) if ((a[i]! & b[i]!) !== b[i]) return false;
+    i <<= 2;
+  }
+  for (; i < n; i++) if ((current[i]! & data[i]!) !== data[i]) return false;
+  return true;
+}
+
 /** NOR programming can only clear bits: refuse the whole operation if any byte would need a 0 -> 1. */
 export function checkProgramBits(current: Uint8Array, data: Uint8Array, offset: number): void {
+  if (onlyClearsBits(current, data)) return;
   for (let i = 0; i < data.length; i++) {
     const want = data[i]!;
     if ((current[i]! & want) !== want) {

@@ -1,5 +1,5 @@
 import { FwupError } from '../errors/fwup-error.js';
-import type { Flash } from './flash.js';
+import { onlyClearsBits, type Flash } from './flash.js';
 import type { Region } from './flash-map.js';
 
 export interface RegionWriteStats {
@@ -67,7 +67,7 @@ export class RegionWriter {
       const want = data.subarray(lo, hi);
       const have = current.subarray(lo, hi);
       if (have.equals(want)) actions.push('skip');
-      else if (onlyClears(have, want)) actions.push('program');
+      else if (onlyClearsBits(have, want)) actions.push('program');
       else actions.push('erase');
     }
     // Erase runs of blocks, then program runs of every block that is not skipped.
@@ -113,7 +113,3 @@ export class RegionWriter {
   }
 }
 
-function onlyClears(have: Uint8Array, want: Uint8Array): boolean {
-  for (let i = 0; i < want.length; i++) if ((have[i]! & want[i]!) !== want[i]) return false;
-  return true;
-}

@@ -12,7 +12,7 @@ export const VARIABLE = {
   BOOT_STATE: 'BootState',
   SECURITY_VERSION: 'SecurityVersion',
   LAST_ATTEMPT: 'LastAttempt',
-  HISTORY: 'History',
+  UPDATE_PROGRESS: 'UpdateProgress',
 } as const;
 
 /** UEFI ESRT LAST_ATTEMPT_STATUS values. */
@@ -63,7 +63,12 @@ function codec<const F extends readonly FieldSpec[]>(name: string, magic: number
   };
 }
 
-export const REQUEST_FLAGS = { WARM: 0x1, ALLOW_OLDER: 0x2, ALLOW_UNSIGNED: 0x4 } as const;
+/**
+ * APPLY: act at the next reset. WARM: a processor-only reset with saved CPU state (else cold).
+ * ROLLBACK: switch to the previous slot instead of installing (no image).
+ */
+export const REQUEST_FLAGS = { WARM: 0x1, ALLOW_OLDER: 0x2, ALLOW_UNSIGNED: 0x4, APPLY: 0x8, ROLLBACK: 0x10 } as const;
+export const KNOWN_REQUEST_FLAGS = 0x1f;
 export const IMAGE_FORMAT_ID = { fwup: 1, capsule: 2, raw: 3 } as const;
 
 /** The state-pointer record: where the staged image is, what it must hash to, and (at apply) where the saved CPU state is. */
@@ -124,7 +129,20 @@ export const lastAttemptCodec = codec('LastAttempt', 0x414c5746 /* FWLA */, [
 
 export type LastAttempt = Omit<StructOf<typeof lastAttemptCodec.layout.fields>, 'magic' | 'crc32'>;
 
+/** Written before the firmware touches a slot, cleared when the update is activated: "was an update interrupted?" */
+export const updateProgressCodec = codec('UpdateProgress', 0x50555746 /* FWUP */, [
+  { name: 'magic', type: 'u32' },
+  { name: 'targetSlot', type: 'u8', max: 1 },
+  { name: 'reserved', type: 'bytes', length: 3 },
+  { name: 'versionNumber', type: 'u32' },
+  { name: 'imageSha256', type: 'bytes', length: 32 },
+  { name: 'crc32', type: 'u32' },
+] as const);
+
+export type UpdateProgress = Omit<StructOf<typeof updateProgressCodec.layout.fields>, 'magic' | 'crc32'>;
+
 export const historyEntryLayout = defineLayout('HistoryEntry', [
+  { name: 'sequence', type: 'u32', doc: 'increasing; the entry lives in variable History.(sequence mod 32)' },
   { name: 'time', type: 'u64' },
   { name: 'action', type: 'text', length: 12 },
   { name: 'fromVersion', type: 'u32' },
@@ -133,8 +151,9 @@ export const historyEntryLayout = defineLayout('HistoryEntry', [
   { name: 'detail', type: 'text', length: 40 },
 ] as const);
 
-export type HistoryEntry = StructOf<typeof historyEntryLayout.fields>;
+export type HistoryEntry = Omit<StructOf<typeof historyEntryLayout.fields>, 'sequence'>;
 export const HISTORY_MAX = 32;
+const HISTORY_PREFIX = 'History.';
 
 /** Typed access to the platform variables over a store. */
 export class PlatformVariables {
@@ -187,16 +206,36 @@ export class PlatformVariables {
     this.store.set(VARIABLE.LAST_ATTEMPT, lastAttemptCodec.encode(a));
   }
 
-  history(): HistoryEntry[] {
-    const b = this.store.get(VARIABLE.HISTORY);
-    if (!b) return [];
-    const n = Math.floor(b.length / historyEntryLayout.size);
-    return Array.from({ length: n }, (_, i) => historyEntryLayout.parse(b, i * historyEntryLayout.size));
+  progress(): UpdateProgress | null {
+    const b = this.store.get(VARIABLE.UPDATE_PROGRESS);
+    return b ? updateProgressCodec.decode(b) : null;
   }
 
-  /** Append, keeping the newest HISTORY_MAX entries. */
+  setProgress(p: UpdateProgress): void {
+    this.store.set(VARIABLE.UPDATE_PROGRESS, updateProgressCodec.encode(p));
+  }
+
+  clearProgress(): boolean {
+    return this.store.delete(VARIABLE.UPDATE_PROGRESS);
+  }
+
+  /** The bounded history, oldest first: one small variable per entry, so adding one rewrites ~100 bytes. */
+  history(): HistoryEntry[] {
+    const entries = this.store
+      .names()
+      .filter((n) => n.startsWith(HISTORY_PREFIX))
+      .map((n) => historyEntryLayout.parse(this.store.get(n)!))
+      .sort((a, b) => a.sequence - b.sequence);
+    return entries.map(({ sequence: _s, ...e }) => e);
+  }
+
+  /** Append, overwriting the oldest of HISTORY_MAX entries. */
   addHistory(e: HistoryEntry): void {
-    const all = [...this.history(), e].slice(-HISTORY_MAX);
-    this.store.set(VARIABLE.HISTORY, Buffer.concat(all.map((x) => historyEntryLayout.serialize(x))));
+    let last = -1;
+    for (const n of this.store.names()) {
+      if (n.startsWith(HISTORY_PREFIX)) last = Math.max(last, historyEntryLayout.parse(this.store.get(n)!).sequence);
+    }
+    const sequence = last + 1;
+    this.store.set(`${HISTORY_PREFIX}${String(sequence % HISTORY_MAX).padStart(2, '0')}`, historyEntryLayout.serialize({ sequence, ...e }));
   }
 }

@@ -15,6 +15,8 @@ export interface TargetDeps {
   readonly faultPlan: FaultPlan | null;
   /** Host cores, for sizing worker pools. */
   readonly hostCpus: number;
+  /** Emulated-machine test knobs (FWUP_EMU_*: docs/testing.md). */
+  readonly emuKnobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
 }
 
 export interface TargetFacts extends PolicyFacts {
@@ -60,6 +62,30 @@ export interface StageResult {
   write: { bytes: number; blocks: number; unchanged: number; programmedOnly: number; erased: number } | null;
 }
 
+export interface ApplyRequest {
+  mode: 'warm' | 'cold';
+  timeoutMs: number;
+  confirm: boolean;
+}
+
+/** What apply and rollback hand back: a verdict and the target's own report. */
+export interface ApplyOutcome {
+  target: string;
+  kind: TargetKind;
+  ok: boolean;
+  report: Record<string, unknown>;
+}
+
+export interface HistoryItem {
+  time: string;
+  action: string;
+  fromVersion: number;
+  toVersion: number;
+  status: number;
+  statusName: string;
+  detail: string;
+}
+
 export interface TargetStatus {
   target: string;
   kind: TargetKind;
@@ -76,4 +102,9 @@ export interface Target {
   /** Remove the staged update; false when there was none. */
   unstage(): Promise<boolean>;
   status(): Promise<TargetStatus>;
+  /** Install the staged update (the method's steps 4 to 7) and check the outcome. */
+  apply(req: ApplyRequest): Promise<ApplyOutcome>;
+  /** Back to the previous firmware by the same path. */
+  rollback(req: ApplyRequest): Promise<ApplyOutcome>;
+  history(): Promise<HistoryItem[]>;
 }

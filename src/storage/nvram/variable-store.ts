@@ -116,10 +116,14 @@ export class VariableStore {
       return;
     }
     if (old && old.status === 'added') this.programState(old, old.state & RECORD_STATE.IN_DELETED_TRANSITION_MASK);
-    const rec = this.append(name, Buffer.from(data), bytes);
-    if (old) this.programState(old, old.state & RECORD_STATE.DELETED_MASK);
+    this.append(name, Buffer.from(data), bytes);
+    if (old) {
+      // Barrier: the new record must be durable before the old one is deleted, or a host crash could
+      // keep the deletion and lose the addition (emulated power cuts never reorder; host page caches can).
+      this.flash.sync();
+      this.programState(old, old.state & RECORD_STATE.DELETED_MASK);
+    }
     this.flash.sync();
-    void rec;
   }
 
   /**
@@ -195,7 +199,7 @@ export class VariableStore {
     }
   }
 
-  private append(name: string, data: Buffer, bytes: Buffer): Record {
+  private append(name: string, data: Buffer, bytes: Buffer): void {
     const at = this.base.offset + this.end;
     // Padding stays erased, so only the record itself is programmed.
     const len = recordHeaderLayout.size + Buffer.byteLength(name) + data.length;
@@ -205,7 +209,6 @@ export class VariableStore {
     this.end += bytes.length;
     this.programState(rec, RECORD_STATE.HEADER_VALID);
     this.programState(rec, RECORD_STATE.ADDED);
-    return rec;
   }
 
   private programState(r: Record, state: number): void {

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FwupError } from '../../errors/fwup-error.js';
 import { Digester } from '../../util/digest.js';
@@ -6,14 +7,24 @@ import { trustedKeys } from '../../machine/config.js';
 import { openPlatform, readMachineConfig, type Platform } from '../../machine/platform.js';
 import { readRegionHeader } from '../../machine/slot-image.js';
 import { RegionWriter } from '../../storage/region-writer.js';
+import { isPowerCut } from '../../storage/fault-flash.js';
+import { applyUpdate } from '../../machine/apply.js';
+import { powerOn, recoveryBoot } from '../../machine/power.js';
+import type { BootReport } from '../../machine/firmware/firmware.js';
+import { saveSlotLayout, slotOffset } from '../../machine/state-save.js';
 import {
   IMAGE_FORMAT_ID, lastAttemptStatusName, REQUEST_FLAGS, slotName, type UpdateRequest,
 } from '../../storage/variables.js';
 import type { FlashMap } from '../../storage/flash-map.js';
+import { RAM_SAVE_AREA_BASE } from '../../machine/ram-layout.js';
 import { acquireLock } from '../lock-file.js';
 import type {
-  StagedSummary, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetStatus, VerifiedImage,
+  ApplyOutcome, ApplyRequest, HistoryItem, StagedSummary, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetStatus,
+  VerifiedImage,
 } from '../target.js';
+
+/** Set when an injected power cut stopped a command: the next command runs the recovery boot first. */
+export const POWER_LATCH = 'power-lost';
 
 const READ_CHUNK = 1 << 20;
 
@@ -31,8 +42,47 @@ export class EmuTarget implements Target {
     return acquireLock(join(this.dir, 'lock'), timeoutMs, `machine ${this.dir}`);
   }
 
+  /**
+   * Open the machine's storage. After a power cut (the latch is set) the machine is off: the first
+   * command to touch it performs the cold boot, whose firmware finishes or undoes what was interrupted.
+   */
   private open(writable: boolean): Platform {
-    return openPlatform(this.dir, { writable, faultPlan: writable ? this.deps.faultPlan : null });
+    const latched = existsSync(join(this.dir, POWER_LATCH));
+    const p = openPlatform(this.dir, { writable: writable || latched, faultPlan: writable || latched ? this.deps.faultPlan : null });
+    if (latched) {
+      try {
+        const boot = this.guard(() => recoveryBoot(p, this.deps.now));
+        rmSync(join(this.dir, POWER_LATCH), { force: true });
+        this.lastRecovery = boot;
+        this.deps.log.info(`recovery boot after a power cut: ${boot.events.slice(1).join('; ')}`);
+      } catch (e) {
+        p.close();
+        throw e;
+      }
+    }
+    return p;
+  }
+
+  /** The boot that the last open performed, if it had to recover from a power cut. */
+  lastRecovery: BootReport | null = null;
+
+  /** An injected power cut leaves the machine off: record it, then let the error through (exit 11). */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (isPowerCut(e)) writeFileSync(join(this.dir, POWER_LATCH), `${this.deps.now().toISOString()}\n`);
+      throw e;
+    }
+  }
+
+  private async guardAsync<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isPowerCut(e)) writeFileSync(join(this.dir, POWER_LATCH), `${this.deps.now().toISOString()}\n`);
+      throw e;
+    }
   }
 
   async facts(): Promise<TargetFacts> {
@@ -59,7 +109,11 @@ export class EmuTarget implements Target {
     }
   }
 
-  async stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
+  stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
+    return this.guardAsync(() => this.stageOnce(image, opts));
+  }
+
+  private async stageOnce(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
     const p = this.open(true);
     try {
       const flags = (opts.allowOlder ? REQUEST_FLAGS.ALLOW_OLDER : 0) | (opts.allowUnsigned ? REQUEST_FLAGS.ALLOW_UNSIGNED : 0);
@@ -129,9 +183,75 @@ export class EmuTarget implements Target {
   }
 
   async unstage(): Promise<boolean> {
-    const p = this.open(true);
+    return this.guardAsync(async () => {
+      const p = this.open(true);
+      try {
+        return p.vars.clearRequest();
+      } finally {
+        p.close();
+      }
+    });
+  }
+
+  apply(req: ApplyRequest): Promise<ApplyOutcome> {
+    return this.run(req, 'install');
+  }
+
+  rollback(req: ApplyRequest): Promise<ApplyOutcome> {
+    return this.run({ ...req, mode: 'warm' }, 'rollback');
+  }
+
+  /** Boot a machine for the duration of the command, run the method on it, power it off. */
+  private run(req: ApplyRequest, kind: 'install' | 'rollback'): Promise<ApplyOutcome> {
+    return this.guardAsync(async () => {
+      const p = this.open(true);
+      let machine: Awaited<ReturnType<typeof powerOn>>['machine'] | null = null;
+      try {
+        const on = await powerOn(p, { hostCpus: this.deps.hostCpus, knobs: this.deps.emuKnobs, now: this.deps.now });
+        machine = on.machine;
+        const corrupt = this.deps.emuKnobs.corruptSaveCpu;
+        const report = applyUpdate(machine, p, {
+          mode: req.mode,
+          kind,
+          timeoutMs: req.timeoutMs,
+          confirm: req.confirm,
+          checkSteps: 100_000,
+          keys: trustedKeys(p.config),
+          now: this.deps.now,
+          ...(corrupt !== null ? { tamper: (ram: Uint8Array) => damageSaveSlot(ram, corrupt) } : {}),
+        });
+        return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, powerOn: on.boot.events } };
+      } finally {
+        if (machine) await machine.stop();
+        p.close();
+      }
+    });
+  }
+
+  /** `fwup machine boot`: a cold boot of the firmware alone (the recovery boot, on demand). */
+  async boot(): Promise<BootReport> {
+    return this.guardAsync(async () => {
+      const p = this.open(true);
+      try {
+        return this.lastRecovery ?? this.guard(() => recoveryBoot(p, this.deps.now));
+      } finally {
+        p.close();
+      }
+    });
+  }
+
+  async history(): Promise<HistoryItem[]> {
+    const p = this.open(false);
     try {
-      return p.vars.clearRequest();
+      return p.vars.history().map((h) => ({
+        time: new Date(Number(h.time)).toISOString(),
+        action: h.action,
+        fromVersion: h.fromVersion,
+        toVersion: h.toVersion,
+        status: h.status,
+        statusName: lastAttemptStatusName(h.status),
+        detail: h.detail,
+      }));
     } finally {
       p.close();
     }
@@ -178,6 +298,12 @@ export class EmuTarget implements Target {
       p.close();
     }
   }
+}
+
+/** Test knob FWUP_EMU_CORRUPT_SAVE: flip a bit in one CPU's saved register file after the save. */
+function damageSaveSlot(ram: Uint8Array, cpu: number): void {
+  const at = slotOffset(RAM_SAVE_AREA_BASE, cpu) + saveSlotLayout.offsetOf('regs');
+  ram[at] = ram[at]! ^ 0x01;
 }
 
 function sameImage(r: UpdateRequest, image: VerifiedImage, flags: number): boolean {

@@ -1,0 +1,17 @@
+import { apply, outcomeError } from '../../core/apply.js';
+import { FwupError } from '../../errors/fwup-error.js';
+import type { CommandModule } from '../command-table.js';
+import { applyReportText } from '../render-apply.js';
+
+export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
+  if (opts.warm && opts.cold) throw new FwupError('USAGE', 'choose one of --warm and --cold');
+  const seconds = Number(opts.timeout);
+  if (!(seconds > 0)) throw new FwupError('USAGE', `--timeout ${String(opts.timeout)} is not a positive number of seconds`);
+  const out = await apply(ctx, {
+    ...(g.target ? { target: g.target } : {}),
+    mode: opts.cold ? 'cold' : 'warm',
+    timeoutMs: seconds * 1000,
+    confirm: opts.confirm !== false,
+  });
+  return { data: out, text: (s) => applyReportText(out, s), error: outcomeError(out) };
+};

@@ -1,0 +1,11 @@
+import { outcomeError, rollback } from '../../core/apply.js';
+import { FwupError } from '../../errors/fwup-error.js';
+import type { CommandModule } from '../command-table.js';
+import { applyReportText } from '../render-apply.js';
+
+export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
+  const seconds = Number(opts.timeout);
+  if (!(seconds > 0)) throw new FwupError('USAGE', `--timeout ${String(opts.timeout)} is not a positive number of seconds`);
+  const out = await rollback(ctx, { ...(g.target ? { target: g.target } : {}), timeoutMs: seconds * 1000, confirm: opts.confirm !== false });
+  return { data: out, text: (s) => applyReportText(out, s), error: outcomeError(out) };
+};

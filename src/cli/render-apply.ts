@@ -1,0 +1,68 @@
+import type { ApplyOutcome } from '../targets/target.js';
+import type { Style } from './style.js';
+import { table } from './render.js';
+
+interface EmuApplyView {
+  mode: string;
+  kind: string;
+  cpus: number;
+  workers: number;
+  before: { slot: string; version: string };
+  after: { slot: string; version: string; trial: boolean };
+  ok: boolean;
+  confirmed: boolean;
+  reverted: boolean;
+  checks: Array<{ name: string; ok: boolean; detail: string }>;
+  ackLatencyMs: number[];
+  downtimeMs: number;
+  phases: Array<{ name: string; ms: number }>;
+  firmware: { decision: string; events: string[]; lastAttempt: { statusName: string; version: string } | null };
+  workLostSteps: number;
+  securityVersion: number;
+}
+
+const BAR_WIDTH = 40;
+
+/** The apply report: versions, checks, and the downtime as a timeline of bars per phase. */
+export function applyReportText(out: ApplyOutcome, s: Style): string {
+  if (out.kind !== 'emu') return table(Object.entries(out.report).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]), s);
+  const r = out.report as unknown as EmuApplyView;
+  const lines: string[] = [];
+  const verdict = r.ok ? s.green(s.bold(r.confirmed ? 'OK, confirmed' : 'OK, on trial')) : s.red(s.bold(r.reverted ? 'FAILED, reverted' : 'FAILED'));
+  lines.push(`${s.bold(`${r.mode} ${r.kind === 'rollback' ? 'rollback' : 'apply'}`)} on ${out.target}: ${verdict}`);
+  lines.push(
+    table(
+      [
+        ['firmware', `${r.before.version} (slot ${r.before.slot}) -> ${r.after.version} (slot ${r.after.slot})${r.after.trial ? s.yellow(' on trial') : ''}`],
+        ['cpus', `${r.cpus} on ${r.workers} worker thread${r.workers > 1 ? 's' : ''}`],
+        ['firmware said', r.firmware.decision],
+        ['last attempt', r.firmware.lastAttempt ? `${r.firmware.lastAttempt.statusName} (${r.firmware.lastAttempt.version})` : '-'],
+        ['security version', String(r.securityVersion)],
+      ],
+      s,
+    ),
+  );
+  lines.push('', s.bold('checks'));
+  for (const c of r.checks) lines.push(`  ${c.ok ? s.green('✔') : s.red('✘')} ${c.name}: ${s.dim(c.detail)}`);
+  if (r.ackLatencyMs.length) {
+    const sorted = [...r.ackLatencyMs].sort((a, b) => a - b);
+    const med = sorted[sorted.length >> 1]!;
+    lines.push('', `${s.bold('IPI acknowledge')}  median ${med.toFixed(3)} ms, max ${sorted[sorted.length - 1]!.toFixed(3)} ms over ${sorted.length} CPUs`);
+  }
+  lines.push('', `${s.bold('downtime')} ${r.downtimeMs.toFixed(1)} ms`);
+  const total = Math.max(r.downtimeMs, 1e-6);
+  let at = 0;
+  for (const p of r.phases) {
+    const start = Math.round((at / total) * BAR_WIDTH);
+    const len = Math.max(p.ms > 0 ? 1 : 0, Math.round((p.ms / total) * BAR_WIDTH));
+    const bar = ' '.repeat(Math.min(start, BAR_WIDTH - 1)) + '█'.repeat(Math.min(len, BAR_WIDTH - Math.min(start, BAR_WIDTH - 1)));
+    lines.push(`  ${p.name.padEnd(10)} ${s.cyan(bar.padEnd(BAR_WIDTH))} ${p.ms.toFixed(2).padStart(8)} ms`);
+    at += p.ms;
+  }
+  if (r.mode === 'cold') lines.push('', `work lost: ${r.workLostSteps} instructions (RAM cleared, the OS restarted)`);
+  if (r.firmware.events.length) {
+    lines.push('', s.bold('firmware'));
+    for (const e of r.firmware.events) lines.push(`  ${s.dim(e)}`);
+  }
+  return lines.join('\n');
+}
