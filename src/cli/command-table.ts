@@ -56,12 +56,17 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'inspect',
     args: '<image>',
-    summary: 'show every header field of an image and verify its CRC-32, SHA-256 and signature',
+    summary: 'show every header field of an image (.fwup or UEFI capsule) and verify its CRC-32, SHA-256 and signature',
     options: [
-      { flags: '--key <pub>', description: 'public key to verify the signature with (repeatable)', repeatable: true },
+      { flags: '--key <pub>', description: 'public key to verify a .fwup signature with (repeatable)', repeatable: true },
+      { flags: '--cert <pem>', description: 'trusted X.509 certificate (PEM or DER) for capsule PKCS#7 signatures (repeatable)', repeatable: true },
       { flags: '--version <version>', description: 'treat a file without a known header as a raw payload of this version' },
     ],
-    examples: ['fwup inspect firmware.fwup --key release.pub', 'fwup inspect firmware.fwup --json'],
+    examples: [
+      'fwup inspect firmware.fwup --key release.pub',
+      'fwup inspect firmware.fwup --json',
+      'fwup inspect firmware.cap --cert TestRoot.pub.pem',
+    ],
     load: () => import('./commands/inspect.js'),
   },
 ];

@@ -14,6 +14,7 @@ import {
   WIN_CERT_REVISION,
   WIN_CERT_TYPE_EFI_GUID,
   capsuleHeaderLayout,
+  type CapsuleHeader,
   firmwareImageAuthLayout,
   fmpCapsuleHeaderLayout,
   fmpPayloadHeaderLayout,
@@ -111,12 +112,15 @@ function invalid(rule: string, hint?: string): FwupError {
 
 const hex = (n: number | bigint, width = 8) => `0x${n.toString(16).toUpperCase().padStart(width, '0')}`;
 
-export function parseCapsule(bytes: Buffer): ParsedCapsule {
-  const fileSize = bytes.length;
-  if (fileSize < capsuleHeaderLayout.size) {
+/**
+ * The checks on EFI_CAPSULE_HEADER alone, given the size of the whole file: a reader calls this on the
+ * first 28 bytes before it reads (or allocates) the rest, so a wrong CapsuleImageSize costs nothing.
+ */
+export function checkCapsuleHeader(head: Buffer, fileSize: number): CapsuleHeader {
+  if (head.length < capsuleHeaderLayout.size) {
     throw invalid(`file is ${fileSize} bytes, shorter than the ${capsuleHeaderLayout.size}-byte EFI_CAPSULE_HEADER`);
   }
-  const h = capsuleHeaderLayout.parse(bytes, 0);
+  const h = capsuleHeaderLayout.parse(head, 0);
   if (h.CapsuleGuid !== FMP_CAPSULE_GUID) {
     throw invalid(`CapsuleGuid ${h.CapsuleGuid} is not the FMP capsule GUID ${FMP_CAPSULE_GUID}`);
   }
@@ -135,7 +139,11 @@ export function parseCapsule(bytes: Buffer): ParsedCapsule {
   if ((h.Flags & CAPSULE_FLAGS.PopulateSystemTable) !== 0) {
     throw invalid(`Flags ${hex(h.Flags)}: PopulateSystemTable is not allowed on an FMP capsule`);
   }
+  return h;
+}
 
+export function parseCapsule(bytes: Buffer): ParsedCapsule {
+  const h = checkCapsuleHeader(bytes.subarray(0, capsuleHeaderLayout.size), bytes.length);
   const fmpAt = h.HeaderSize;
   const fmpSize = h.CapsuleImageSize - fmpAt;
   if (fmpSize < FMP_HEADER_SIZE) {
