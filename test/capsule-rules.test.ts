@@ -11,6 +11,9 @@ import { FwupError } from '../src/errors/fwup-error.js';
 import { parseCapsule } from '../src/image/capsule-format.js';
 import { buildCapsule, type CapsulePayloadSpec } from '../src/image/capsule-build.js';
 import { scanDependency, DEP_OPCODES } from '../src/image/capsule-dependency.js';
+import { signedContent } from '../src/image/capsule-format.js';
+import { loadTrustStore, verifyCapsuleSignature } from '../src/image/capsule-verify.js';
+import { pemBlocks } from '../src/util/pem.js';
 
 /**
  * Every structural rule, each from bytes made to break exactly that rule. Offsets below are those of
@@ -133,4 +136,31 @@ test('capsule dependency: edk2 ValidateDependency semantics and a well-formed ex
   assert.match(scanDependency(Buffer.from([DEP_OPCODES.VERSION_STR, 0x41])).problem!, /VERSION_STR at \+0 has no terminating NUL/);
   assert.match(scanDependency(Buffer.from([0x0f])).problem!, /unknown opcode 0x0f/);
   await assert.rejects(buildCapsule({ flags: [], oemFlags: 0, embeddedDrivers: [], payloads: [spec({ dependency: Buffer.from([DEP_OPCODES.TRUE]) })] }), /dependency expression is invalid/);
+});
+
+test('capsule image header versions 1 and 2: shorter headers, authentication recognised by its WIN_CERTIFICATE header', async () => {
+  const root = pemBlocks(readFileSync(edk2Path('certs/TestRoot.pub.pem'), 'latin1'))[0]!.der;
+  const trust = await loadTrustStore([{ name: 'TestRoot', der: root }]);
+  // signed-sha256-mc.cap with its v3 header cut down: v2 drops ImageCapsuleSupport (bytes 88..96),
+  // v1 also UpdateHardwareInstance (80..88). Nothing signed moves, so the signature still verifies.
+  for (const [version, cut] of [[2, 8], [1, 16]] as const) {
+    const src = signed();
+    const b = resized(Buffer.concat([src.subarray(0, 96 - cut), src.subarray(96)]));
+    u32(b, 48, version);
+    const p = parseCapsule(b).payloads[0]!;
+    assert.equal(p.imageHeaderVersion, version);
+    assert.equal(p.imageHeaderSize, 48 - cut);
+    assert.equal(p.hardwareInstance, 0n);
+    assert.equal(p.auth?.monotonicCount, 0x0020000000000001n, `v${version}: authentication found`);
+    assert.equal(p.fmpPayloadHeader.fwVersion, 0x310);
+    const v = await verifyCapsuleSignature(p.auth!.certData, signedContent(b, p)!, trust);
+    assert.equal(v.status, 'valid', `v${version}: ${v.reason}`);
+  }
+  // An unsigned v2 payload: its MSS1 header is not mistaken for an authentication block.
+  const u = unsigned();
+  const v2 = resized(Buffer.concat([u.subarray(0, 88), u.subarray(96)]));
+  u32(v2, 48, 2);
+  const p = parseCapsule(v2).payloads[0]!;
+  assert.equal(p.auth, null);
+  assert.equal(p.fmpPayloadHeader.fwVersion, 0x20a);
 });

@@ -186,8 +186,12 @@ async function chainToAnchor(
   return { problem: `no trusted certificate within ${MAX_CHAIN} links of ${subjectText(cert)}` };
 }
 
-/** An issuer must be a CA: basicConstraints cA, and keyCertSign when keyUsage is present. */
+/**
+ * An issuer must be a CA: basicConstraints cA, and keyCertSign when keyUsage is present. An X.509 v1
+ * certificate has no extensions at all; OpenSSL accepts it as a CA, and so does this.
+ */
 function mayIssue(cert: Certificate): boolean {
+  if (cert.version === 0 && !cert.extensions) return true;
   const exts = cert.extensions ?? [];
   const bc = exts.find((e) => e.extnID === '2.5.29.19')?.parsedValue as { cA?: boolean } | undefined;
   if (!bc?.cA) return false;
