@@ -15,8 +15,9 @@ const common = {
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // ESM-only packages loaded lazily with import(): left to Node, so they cost nothing until used.
-  external: ['ora', 'chalk', 'execa'],
+  // ESM-only packages loaded lazily with import(): left to Node, so they cost nothing until used
+  // (pkijs and asn1js: about 1 MB that only capsule commands load, see src/image/pkcs7-library.ts).
+  external: ['ora', 'chalk', 'execa', 'pkijs', 'asn1js'],
   define: { 'import.meta.url': '__fwup_import_meta_url' },
   banner: { js: "const __fwup_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',

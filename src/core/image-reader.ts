@@ -5,6 +5,7 @@ import { fwupHeaderLayout, fwupHeaderSize, fwupReport, parseFwupHeader } from '.
 import { rawReport, type RawMetadata } from '../image/raw-format.js';
 import { DETECT_BYTES, requireFormat } from '../image/registry.js';
 import type { PublicKey } from '../image/keys.js';
+import type { TrustedCertificateInput } from '../image/capsule-verify.js';
 import type { FormatName, ImageReport } from '../image/report.js';
 import { openOrFail, readAt } from './files.js';
 
@@ -13,6 +14,8 @@ export const CHUNK_BYTES = 1 << 20;
 export interface ReadImageOptions {
   /** Keys to check a signature against; null = report 'not-verified'. */
   keys: readonly PublicKey[] | null;
+  /** Certificates (DER) a capsule's PKCS#7 signatures must chain to; null or empty = 'not-verified'. */
+  trustedCerts?: readonly TrustedCertificateInput[] | null;
   /** Given when the caller accepts a raw payload (the user passed --version). */
   raw?: RawMetadata;
   /**
@@ -54,8 +57,11 @@ export async function readImageFile(path: string, opts: ReadImageOptions): Promi
         const digest = await streamDigest(fh, 0, fileSize, opts, buf);
         return { path, format, fileSize, header: Buffer.alloc(0), report: rawReport(opts.raw!, digest) };
       }
-      case 'capsule':
-        throw new FwupError('IMAGE_UNKNOWN_FORMAT', `${path} is a UEFI capsule; capsule support is not built yet`);
+      case 'capsule': {
+        // Loaded here only: capsule code (and pkijs behind it) costs nothing to other images.
+        const { readCapsuleFile } = await import('./capsule-reader.js');
+        return await readCapsuleFile(path, fh, fileSize, opts);
+      }
     }
   } finally {
     await fh.close();

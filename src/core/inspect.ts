@@ -4,6 +4,7 @@ import type { FwupError } from '../errors/fwup-error.js';
 import { resolvePath, type Context } from './context.js';
 import { readImageFile } from './image-reader.js';
 import { loadPublicKeys } from './key-files.js';
+import { loadCertificateFiles } from './cert-files.js';
 
 export interface InspectResult {
   path: string;
@@ -15,16 +16,21 @@ export interface InspectResult {
 export async function inspect(
   ctx: Context,
   image: string,
-  opts: { keys: readonly string[]; raw?: RawMetadata },
+  opts: { keys: readonly string[]; certs?: readonly string[]; raw?: RawMetadata },
 ): Promise<InspectResult> {
   const path = resolvePath(ctx, image);
   const keys = opts.keys.length ? await loadPublicKeys(opts.keys.map((k) => resolvePath(ctx, k))) : null;
+  const certPaths = opts.certs ?? [];
+  const trustedCerts = certPaths.length ? await loadCertificateFiles(certPaths.map((c) => resolvePath(ctx, c)), 'trusted certificate') : null;
   const task = ctx.progress.start(`verifying ${image}`);
   const file = await readImageFile(path, {
     keys,
+    trustedCerts,
     ...(opts.raw ? { raw: opts.raw } : {}),
     onProgress: (done, total) => task.update(done, `verifying ${image} ${Math.floor((done / total) * 100)}%`),
   });
   task.succeed();
+  if (file.format === 'capsule' && keys) ctx.log.warn('--key checks .fwup signatures; a capsule is checked against --cert');
+  if (file.format !== 'capsule' && trustedCerts) ctx.log.warn('--cert checks capsule signatures; this image is checked against --key');
   return { path, report: file.report, error: reportError(file.report, image) };
 }

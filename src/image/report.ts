@@ -1,4 +1,6 @@
-import { FwupError } from "../errors/fwup-error.js";
+import { FwupError } from '../errors/fwup-error.js';
+import type { CapsuleReport } from './capsule-report.js';
+
 /** What every image format reports, so `inspect`, `stage` and the firmware speak one language. */
 
 export type FormatName = 'fwup' | 'capsule' | 'raw';
@@ -40,6 +42,8 @@ export interface ImageReport {
   checks: { headerCrc: CheckVerdict; payloadCrc: CheckVerdict; sha256: CheckVerdict };
   signature: SignatureReport;
   ok: boolean;
+  /** Every field of a UEFI capsule and the verdict per payload (format 'capsule' only). */
+  capsule?: CapsuleReport;
 }
 
 export function signatureAcceptable(s: SignatureReport): boolean {
@@ -59,6 +63,10 @@ export function reportError(r: ImageReport, what = 'image'): FwupError | null {
       hint: 'the payload was changed or damaged after it was packed',
     });
   }
+  if (r.capsule) {
+    const e = capsuleSignatureError(r.capsule, what);
+    if (e) return e;
+  }
   if (r.signature.status === 'invalid') {
     return new FwupError('IMAGE_SIGNATURE_INVALID', `${what}: signature by key ${r.signature.keyId} does not verify`, {
       hint: 'the image was changed after signing, or signed by a different key with the same id',
@@ -70,4 +78,21 @@ export function reportError(r: ImageReport, what = 'image'): FwupError | null {
     });
   }
   return null;
+}
+
+/** The first capsule payload whose signature failed, as an error naming the payload and the reason. */
+function capsuleSignatureError(c: CapsuleReport, what: string): FwupError | null {
+  const p = c.payloads.find((x) => x.signature.status === 'invalid' || x.signature.status === 'unknown-key');
+  if (!p) return null;
+  const details = { payload: p.index, reason: p.signature.reason, signer: p.signature.signer };
+  if (p.signature.status === 'invalid') {
+    return new FwupError('IMAGE_SIGNATURE_INVALID', `${what}: payload ${p.index}: PKCS#7 signature does not verify: ${p.signature.reason}`, {
+      hint: 'the signed bytes (update image after the authentication block, and the MonotonicCount) were changed after signing',
+      details,
+    });
+  }
+  return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what}: payload ${p.index}: signed by ${p.signature.signer}, which is not trusted: ${p.signature.reason}`, {
+    hint: 'pass the certificate of the root or intermediate CA you trust with --cert',
+    details,
+  });
 }

@@ -11,10 +11,13 @@ export const run: CommandModule['run'] = async (ctx, [image], opts) => {
           return { version: v.display, versionNumber: v.number, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
         })()
       : undefined;
-  const r = await inspect(ctx, image!, { keys: (opts.key as string[]) ?? [], ...(raw ? { raw } : {}) });
+  const r = await inspect(ctx, image!, { keys: (opts.key as string[]) ?? [], certs: (opts.cert as string[]) ?? [], ...(raw ? { raw } : {}) });
+  const capsule = r.report.capsule;
+  // The capsule renderer is loaded only for a capsule, like the rest of the capsule code.
+  const capsuleText = capsule ? (await import('../render-capsule.js')).capsuleReportText : null;
   return {
     data: { path: r.path, ...r.report },
-    text: (s) => imageReportText(image!, r.report, s),
+    text: (s) => (capsule && capsuleText ? capsuleText(image!, r.report, capsule, s) : imageReportText(image!, r.report, s)),
     error: r.error,
   };
 };

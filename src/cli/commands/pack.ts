@@ -7,13 +7,46 @@ import type { CommandModule } from '../command-table.js';
 import { table } from '../render.js';
 import { hex32 } from '../../util/digest.js';
 
-export const run: CommandModule['run'] = async (ctx, [payload], opts) => {
+/** Options that only make sense for a capsule, with their defaults (a value other than these was given). */
+const CAPSULE_ONLY: ReadonlyArray<[string, string, unknown]> = [
+  ['guid', '--guid', undefined],
+  ['capoemflag', '--capoemflag', '0'],
+  ['updateImageIndex', '--update-image-index', '1'],
+  ['hardwareInstance', '--hardware-instance', '0'],
+  ['monotonicCount', '--monotonic-count', '0'],
+  ['signerCert', '--signer-cert', undefined],
+  ['signerKey', '--signer-key', undefined],
+  ['trustedCert', '--trusted-cert', undefined],
+  ['jsonConfig', '--json-config', undefined],
+];
+const CAPSULE_ONLY_LISTS: ReadonlyArray<[string, string]> = [
+  ['capflag', '--capflag'],
+  ['embeddedDriver', '--embedded-driver'],
+  ['otherCert', '--other-cert'],
+];
+
+export const run: CommandModule['run'] = async (ctx, args, opts, global) => {
+  const format = String(opts.format);
+  if (format === 'capsule') {
+    // Capsule code (and pkijs behind it) is loaded only when a capsule is packed.
+    const capsule = await import('./pack-capsule.js');
+    return capsule.run(ctx, args, opts, global);
+  }
+  if (format !== 'fwup') throw new FwupError('USAGE', `--format ${JSON.stringify(format)} is not a format fwup can pack`, { hint: 'use --format fwup or --format capsule' });
+  for (const [key, flag, dflt] of CAPSULE_ONLY) {
+    if (opts[key] !== undefined && opts[key] !== dflt) throw new FwupError('USAGE', `${flag} is for capsules`, { hint: 'add --format capsule' });
+  }
+  for (const [key, flag] of CAPSULE_ONLY_LISTS) {
+    if ((opts[key] as string[] | undefined)?.length) throw new FwupError('USAGE', `${flag} is for capsules`, { hint: 'add --format capsule' });
+  }
+  const [payload] = args;
+  if (payload === undefined) throw new FwupError('USAGE', 'pack needs a PAYLOAD file', { hint: 'fwup pack firmware.bin -o firmware.fwup --version 1.2.0' });
   if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'pack needs -o/--output FILE');
   if (typeof opts.version !== 'string') throw new FwupError('USAGE', 'pack needs --version V', { hint: 'e.g. --version 1.2.0' });
   const version = parseVersion(opts.version);
   const lsv = /\./.test(String(opts.lsv)) ? parseVersion(String(opts.lsv)).number : parseUint(String(opts.lsv), '--lsv');
   const r = await pack(ctx, {
-    payload: payload!,
+    payload,
     output: opts.output,
     meta: {
       platform: String(opts.platform),
