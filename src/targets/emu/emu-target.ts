@@ -209,6 +209,13 @@ export class EmuTarget implements Target {
       try {
         const on = await powerOn(p, { hostCpus: this.deps.hostCpus, knobs: this.deps.emuKnobs, now: this.deps.now });
         machine = on.machine;
+        if (on.boot.rejected && kind === 'install') {
+          // Every boot validates the request: a hostile or damaged one is discarded before the OS runs.
+          throw new FwupError('FIRMWARE_REJECTED', `the firmware refused the update at power-on: ${on.boot.rejected.reason}`, {
+            hint: 'the request was discarded and the status recorded (fwup status); stage the image again',
+            details: { events: on.boot.events },
+          });
+        }
         const corrupt = this.deps.emuKnobs.corruptSaveCpu;
         const report = applyUpdate(machine, p, {
           mode: req.mode,
