@@ -6,6 +6,9 @@ import { formatBytes } from '../util/units.js';
  * ora is imported on the first task, so commands that finish without progress never load it.
  */
 export function terminalProgress(stream: NodeJS.WriteStream, color: boolean): Progress {
+  // A terminal that reports no width (a pty nobody sized, as some CI wrappers make) sends ora into an
+  // endless line-clearing loop: seen with ora 9 under a bare pty.fork(). Show no progress there.
+  if (!(stream.columns > 0)) return { start: () => ({ update() {}, succeed() {}, fail() {} }) };
   return {
     start(label: string, total?: number): ProgressTask {
       let spinner: { text: string; stop(): void; succeed(t?: string): void; fail(t?: string): void } | null = null;
