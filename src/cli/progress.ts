@@ -14,18 +14,21 @@ export function terminalProgress(stream: NodeJS.WriteStream, color: boolean): Pr
       let spinner: { text: string; stop(): void; succeed(t?: string): void; fail(t?: string): void } | null = null;
       let pending: string | null = label;
       let closed = false;
-      const started = Date.now();
+      // The rate is measured from the first update, not from zero: a resumed download reports its
+      // starting offset first, so bytes from an earlier attempt do not inflate the rate and shrink the ETA.
+      let baseline: { at: number; done: number } | null = null;
       const load = import('ora').then(({ default: ora }) => {
         if (closed) return;
         spinner = ora({ text: pending ?? label, stream, color: color ? 'cyan' : false, isEnabled: true }).start();
       });
       void load;
       const render = (done: number, text?: string) => {
+        baseline ??= { at: Date.now(), done };
         if (text !== undefined) return text;
         if (!total) return label;
         const pct = Math.min(100, Math.floor((done / total) * 100));
-        const secs = (Date.now() - started) / 1000;
-        const rate = secs > 0 ? done / secs : 0;
+        const secs = (Date.now() - baseline.at) / 1000;
+        const rate = secs > 0 ? (done - baseline.done) / secs : 0;
         const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
         return `${label} ${pct}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(Math.round(rate))}/s ETA ${eta.toFixed(0)}s`;
       };
