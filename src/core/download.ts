@@ -21,7 +21,7 @@ import { httpGet, type OpenResponse } from './http-get.js';
 import { CHUNK_BYTES, readImageFile, type ImageFile } from './image-reader.js';
 import { httpStatusError } from './net-errors.js';
 import { receiveBody, tooLarge } from './receive-body.js';
-import { canResume, planBody, rangeHeaders, type ResumablePart } from './resume-plan.js';
+import { canResume, planBody, rangeHeaders, type BodyPlan, type ResumablePart } from './resume-plan.js';
 
 export const DOWNLOAD_DEFAULTS = {
   /** From sending a request (each redirect hop) to its response headers. */
@@ -167,52 +167,28 @@ async function downloadIntoCache(
       log: ctx.log,
     });
     const res = open.response;
+    const discardBody = () => res.body?.cancel().catch(() => {});
     const plan = planBody(target.href, res, part);
     switch (plan.kind) {
       case 'status-error':
-        await res.body?.cancel().catch(() => {});
+        await discardBody();
         throw httpStatusError(res.status, res.statusText, open.url.href);
       case 'restart':
-        await res.body?.cancel().catch(() => {});
+        await discardBody();
         ctx.log.verbose(`${plan.note}; starting again from byte 0`);
         await removePart(entry);
         part = null;
         continue;
-      case 'fresh': {
-        if (plan.note) ctx.log.verbose(plan.note);
-        if (plan.length !== null && plan.length > settings.maxBytes) {
-          await res.body?.cancel().catch(() => {});
-          await removePart(entry);
-          throw tooLarge(open.url.href, settings.maxBytes, `the server announces ${plan.length} bytes`);
-        }
-        await removePart(entry);
-        if (plan.sidecar) await writeSidecar(entry.sidecarPath, plan.sidecar);
-        return finish(ctx, entry, target, pinned, options, open, {
-          offset: 0,
-          length: plan.length,
-          hash: createHash('sha256'),
-          resumable: plan.sidecar !== null,
-          maxBytes: settings.maxBytes,
-          idleTimeoutMs: settings.idleTimeoutMs,
-        });
-      }
+      case 'fresh':
       case 'append': {
-        if (plan.length > settings.maxBytes) {
-          await res.body?.cancel().catch(() => {});
-          await removePart(entry);
-          throw tooLarge(open.url.href, settings.maxBytes, `the server announces ${plan.length} bytes`);
+        let transfer: Transfer;
+        try {
+          transfer = await prepareTransfer(ctx, entry, open.url, plan, settings);
+        } catch (e) {
+          await discardBody();
+          throw e;
         }
-        // The digest must cover the whole file, so the bytes already on disk go through it first.
-        const hash = createHash('sha256');
-        await hashFilePrefix(entry.partPath, plan.offset, hash);
-        return finish(ctx, entry, target, pinned, options, open, {
-          offset: plan.offset,
-          length: plan.length,
-          hash,
-          resumable: true,
-          maxBytes: settings.maxBytes,
-          idleTimeoutMs: settings.idleTimeoutMs,
-        });
+        return receiveVerifyCommit(ctx, entry, target, pinned, options, open, transfer);
       }
     }
   }
@@ -227,8 +203,33 @@ interface Transfer {
   idleTimeoutMs: number;
 }
 
+/** Check the announced length and set up the part file (and its sidecar) for the body to come. */
+async function prepareTransfer(
+  ctx: Context,
+  entry: CacheEntry,
+  answeredBy: URL,
+  plan: Extract<BodyPlan, { kind: 'fresh' | 'append' }>,
+  settings: DownloadSettings,
+): Promise<Transfer> {
+  if (plan.length !== null && plan.length > settings.maxBytes) {
+    await removePart(entry);
+    throw tooLarge(answeredBy.href, settings.maxBytes, `the server announces ${plan.length} bytes`);
+  }
+  const limits = { maxBytes: settings.maxBytes, idleTimeoutMs: settings.idleTimeoutMs };
+  if (plan.kind === 'fresh') {
+    if (plan.note) ctx.log.verbose(plan.note);
+    await removePart(entry);
+    if (plan.sidecar) await writeSidecar(entry.sidecarPath, plan.sidecar);
+    return { offset: 0, length: plan.length, hash: createHash('sha256'), resumable: plan.sidecar !== null, ...limits };
+  }
+  // The digest must cover the whole file, so the bytes already on disk go through it first.
+  const hash = createHash('sha256');
+  await hashFilePrefix(entry.partPath, plan.offset, hash);
+  return { offset: plan.offset, length: plan.length, hash, resumable: true, ...limits };
+}
+
 /** Receive the body, check everything, and give the file its final name. */
-async function finish(
+async function receiveVerifyCommit(
   ctx: Context,
   entry: CacheEntry,
   target: URL,
