@@ -6,7 +6,7 @@ import { fwup, json, tempDir, hashTree, REPO_ROOT } from './helpers/cli.js';
 import { initMachine, statusJson, withPlatform } from './helpers/machine.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { Digester } from '../src/util/digest.js';
-import { IMAGE_FORMAT_ID, REQUEST_FLAGS } from '../src/storage/variables.js';
+import { IMAGE_FORMAT_ID } from '../src/storage/variables.js';
 import { RegionWriter } from '../src/storage/region-writer.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');

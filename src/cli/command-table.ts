@@ -169,4 +169,26 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['fwup machine boot'],
     load: () => import('./commands/machine-boot.js'),
   },
+  {
+    name: 'fetch',
+    args: '<url>',
+    summary: 'download an image (http or https) through the cache, verify it, and write it to a file',
+    options: [
+      { flags: '-o, --output <file>', description: 'the file to write (required); replaced atomically, untouched on failure' },
+      { flags: '--sha256 <hex>', description: 'the SHA-256 the whole file must have; a cached copy with it is reused without a request' },
+      { flags: '--key <pub>', description: 'public key to verify the signature with (repeatable)', repeatable: true },
+      { flags: '--version <version>', description: 'accept a file without a known header as a raw payload of this version' },
+      { flags: '--timeout <seconds>', description: 'longest wait for the response headers of each request', default: '30' },
+      { flags: '--idle-timeout <seconds>', description: 'longest wait for the next byte of the body', default: '30' },
+      { flags: '--max-size <size>', description: 'refuse a larger file (e.g. 64M, 2G)', default: '1G' },
+      { flags: '--max-redirects <n>', description: 'follow at most this many redirects', default: '5' },
+      { flags: '--allow-http-redirect', description: 'follow a redirect from https to plain http (refused by default)' },
+    ],
+    examples: [
+      'fwup fetch https://example.com/fw-2.1.0.fwup -o fw.fwup --key release.pub',
+      'fwup fetch https://example.com/fw-2.1.0.fwup -o fw.fwup --sha256 8103feafac2ac65dc4711a109224340b173afca7ccfeafae11f337fc94be89af --json',
+      'fwup fetch http://10.0.0.5/payload.bin -o payload.bin --version 7 --idle-timeout 120',
+    ],
+    load: () => import('./commands/fetch.js'),
+  },
 ];

@@ -27,7 +27,7 @@ export interface Io {
 
 function exitCodeHelp(): string {
   const rows = EXIT_MEANINGS.map(([code, name, meaning]) => `  ${String(code).padStart(3)}  ${name.padEnd(14)} ${meaning}`);
-  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md)\n`;
+  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md),\n  XDG_CACHE_HOME (downloads go to $XDG_CACHE_HOME/fwup), NODE_EXTRA_CA_CERTS (a PEM file of extra CAs for https)\n`;
 }
 
 function wantsJson(argv: string[]): boolean {

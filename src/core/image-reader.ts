@@ -24,6 +24,8 @@ export interface ReadImageOptions {
    */
   onChunk?: (chunk: Buffer, fileOffset: number) => Promise<void> | void;
   onProgress?: (bytesDone: number, total: number) => void;
+  /** What to call the file in error messages (default: its path), e.g. where a download came from. */
+  name?: string;
 }
 
 export interface ImageFile {
@@ -45,10 +47,11 @@ export async function readImageFile(path: string, opts: ReadImageOptions): Promi
   try {
     const stat = await fh.stat();
     if (!stat.isFile()) throw new FwupError('USAGE', `${path} is not a regular file`);
+    const name = opts.name ?? path;
     const fileSize = stat.size;
     const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(fileSize, fwupHeaderLayout.size)));
     const headLen = await readAt(fh, buf, Math.min(buf.length, fileSize), 0);
-    const format = requireFormat(buf.subarray(0, Math.min(headLen, DETECT_BYTES)), path, opts.raw !== undefined);
+    const format = requireFormat(buf.subarray(0, Math.min(headLen, DETECT_BYTES)), name, opts.raw !== undefined);
 
     switch (format) {
       case 'fwup':
@@ -81,12 +84,12 @@ async function readFwup(path: string, fh: FileHandle, fileSize: number, head: Bu
   const parsed = parseFwupHeader(header);
   const expected = parsed.headerSize + parsed.payloadLength;
   if (fileSize < expected) {
-    throw new FwupError('IMAGE_TRUNCATED', `${path} is ${fileSize} bytes but its header announces ${expected} (payload truncated by ${expected - fileSize} bytes)`, {
+    throw new FwupError('IMAGE_TRUNCATED', `${opts.name ?? path} is ${fileSize} bytes but its header announces ${expected} (payload truncated by ${expected - fileSize} bytes)`, {
       hint: 'the download or copy was cut short; fetch the image again',
     });
   }
   if (fileSize > expected) {
-    throw new FwupError('IMAGE_BAD_FIELD', `${path} has ${fileSize - expected} unexpected bytes after the payload`, {
+    throw new FwupError('IMAGE_BAD_FIELD', `${opts.name ?? path} has ${fileSize - expected} unexpected bytes after the payload`, {
       hint: 'the file was appended to, or the payload length field was changed',
     });
   }

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { FwupError } from '../errors/fwup-error.js';
 import { crc32 } from './crc32.js';
 
 /** CRC-32 and SHA-256 over the same bytes in one pass, fed chunk by chunk. */
@@ -25,4 +26,15 @@ export function sha256Hex(data: Uint8Array): string {
 
 export function hex32(n: number): string {
   return `0x${(n >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+/** A SHA-256 as 64 hex digits (any case, an optional `sha256:` prefix), returned in lower case. */
+export function parseSha256(text: string, what = '--sha256'): string {
+  const t = text.trim().replace(/^sha256:/i, '');
+  if (!/^[0-9a-f]{64}$/i.test(t)) {
+    throw new FwupError('USAGE', `${what} ${JSON.stringify(text)} is not a SHA-256 (64 hex digits)`, {
+      hint: 'copy the digest as printed by `sha256sum FILE` or `fwup fetch --json`',
+    });
+  }
+  return t.toLowerCase();
 }

@@ -39,3 +39,15 @@ export function formatBytes(n: number): string {
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(n % 1024 ** 2 === 0 ? 0 : 1)} MiB`;
   return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }
+
+/** Parse a duration in seconds (decimals allowed, e.g. 0.5) into milliseconds; it must be positive. */
+export function parseSeconds(text: string, what: string): number {
+  const t = text.trim();
+  const ms = /^\d+(\.\d+)?$/.test(t) ? Math.round(Number(t) * 1000) : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 2 ** 31 - 1) {
+    throw new FwupError('USAGE', `${what} ${JSON.stringify(text)} is not a number of seconds`, {
+      hint: 'give a positive number of seconds, e.g. 30 or 0.5 (at most 24 days)',
+    });
+  }
+  return ms;
+}
