@@ -103,14 +103,24 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'stage',
     args: '<image>',
-    summary: 'validate an update image and store it with an update request on the target',
+    summary: 'validate an update image (a file or an http(s) URL) and store it with an update request on the target',
     options: [
       { flags: '--allow-older', description: 'allow a version older than the installed one or below its lowest supported version' },
       { flags: '--allow-unsigned', description: 'allow an unsigned image (development machines only)' },
       { flags: '--allow-reinstall', description: 'allow the version that is already installed' },
       { flags: '--version <version>', description: 'stage a raw payload (no header) as this version' },
+      { flags: '--sha256 <hex>', description: 'for a URL: the SHA-256 the downloaded file must have' },
+      { flags: '--timeout <seconds>', description: 'for a URL: longest wait for response headers', default: '30' },
+      { flags: '--idle-timeout <seconds>', description: 'for a URL: longest wait for the next byte', default: '30' },
+      { flags: '--max-size <size>', description: 'for a URL: refuse a larger download', default: '1G' },
+      { flags: '--max-redirects <n>', description: 'for a URL: follow at most this many redirects', default: '5' },
+      { flags: '--allow-http-redirect', description: 'for a URL: follow a redirect from https to http' },
     ],
-    examples: ['fwup stage firmware.fwup', 'fwup stage firmware.fwup --target emu:lab/m1 --json'],
+    examples: [
+      'fwup stage firmware.fwup',
+      'fwup stage firmware.fwup --target emu:lab/m1 --json',
+      'fwup stage https://fw.example.com/fw-2.1.0.fwup --sha256 8103feafac2ac65dc4711a109224340b173afca7ccfeafae11f337fc94be89af',
+    ],
     load: () => import('./commands/stage.js'),
   },
   {

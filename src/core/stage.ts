@@ -6,6 +6,7 @@ import type { ImageReport } from '../image/report.js';
 import { resolvePath, type Context } from './context.js';
 import { readImageFile } from './image-reader.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
+import { downloadImage, type DownloadOptions } from './download.js';
 
 export interface StageOptions {
   target?: string;
@@ -14,11 +15,19 @@ export interface StageOptions {
   allowReinstall: boolean;
   /** Accept a raw payload of this version. */
   raw?: RawMetadata;
+  /** For an http(s) URL: the pinned digest, timeouts and limits of the download. */
+  download?: Omit<DownloadOptions, 'keys' | 'raw'>;
+}
+
+export function isUrl(s: string): boolean {
+  return /^https?:\/\//i.test(s);
 }
 
 export interface StageOutcome extends StageResult {
   target: string;
   image: ImageReport & { path: string };
+  /** Set when the image came from a URL. */
+  download: { url: string; sha256: string; size: number; resumedBytes: number; cached: boolean } | null;
 }
 
 /**
@@ -26,8 +35,17 @@ export interface StageOutcome extends StageResult {
  * hand the image to the target. Nothing is written before every check has passed.
  */
 export async function stage(ctx: Context, imagePath: string, opts: StageOptions): Promise<StageOutcome> {
-  const path = resolvePath(ctx, imagePath);
   const target = await resolveTarget(ctx, opts.target);
+  let path = resolvePath(ctx, imagePath);
+  let download: StageOutcome['download'] = null;
+  if (isUrl(imagePath)) {
+    // Download (without holding the target: it may take long) into the cache, where the pinned digest
+    // and the image's own integrity and signature are checked before the file is called complete.
+    const facts = await withTargetLock(ctx, target, () => target.facts());
+    const dl = await downloadImage(ctx, imagePath, { ...opts.download, keys: facts.trustedKeys, ...(opts.raw ? { raw: opts.raw } : {}) });
+    path = dl.path;
+    download = { url: dl.url, sha256: dl.sha256, size: dl.size, resumedBytes: dl.resumedBytes, cached: dl.cached };
+  }
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
     const task = ctx.progress.start(`verifying ${imagePath}`);
@@ -50,7 +68,7 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
         { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, onProgress: (d) => write.update(d) },
       );
       write.succeed();
-      return { ...result, target: target.spec, image: { path, ...file.report } };
+      return { ...result, target: target.spec, image: { path, ...file.report }, download };
     } catch (e) {
       write.fail();
       throw e;

@@ -1,6 +1,6 @@
 import { stage } from '../../core/stage.js';
 import { parseVersion } from '../../util/version.js';
-import { formatBytes } from '../../util/units.js';
+import { formatBytes, parseSeconds, parseSize, parseUint } from '../../util/units.js';
 import type { CommandModule } from '../command-table.js';
 import { signatureText, table } from '../render.js';
 
@@ -18,6 +18,14 @@ export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
     allowUnsigned: Boolean(opts.allowUnsigned),
     allowReinstall: Boolean(opts.allowReinstall),
     ...(raw ? { raw } : {}),
+    download: {
+      ...(typeof opts.sha256 === 'string' ? { sha256: opts.sha256 } : {}),
+      headersTimeoutMs: parseSeconds(String(opts.timeout), '--timeout'),
+      idleTimeoutMs: parseSeconds(String(opts.idleTimeout), '--idle-timeout'),
+      maxBytes: parseSize(String(opts.maxSize), '--max-size'),
+      maxRedirects: parseUint(String(opts.maxRedirects), '--max-redirects', 8),
+      allowInsecureRedirect: Boolean(opts.allowHttpRedirect),
+    },
   });
   return {
     data: r,
@@ -29,9 +37,13 @@ export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
         ['signature', signatureText(r.image.signature, s)],
       ];
       if (r.write) {
-        rows.push(['written', `${r.write.blocks} blocks: ${r.write.erased} erased, ${r.write.programmedOnly} programmed, ${r.write.unchanged} unchanged`]);
+        rows.push(['written', `${r.write.blocks} blocks: ${r.write.erased} erased and programmed, ${r.write.programmedOnly} programmed without erase, ${r.write.unchanged} unchanged`]);
       }
       if (r.replaced) rows.push(['replaced', 'the previously staged update']);
+      if (r.download) {
+        const how = r.download.cached ? 'cached copy, no request' : r.download.resumedBytes ? `resumed after ${formatBytes(r.download.resumedBytes)}` : 'downloaded';
+        rows.unshift(['from', `${r.download.url} (${how})`]);
+      }
       return `${s.green('staged')} ${image}\n${table(rows, s)}\nnext: fwup apply --warm`;
     },
   };
