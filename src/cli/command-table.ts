@@ -3,6 +3,7 @@ import type { GlobalOptions, Outcome } from './outcome.js';
 
 /** A command's action, loaded only when that command runs (keeps `fwup --version` fast). */
 export interface CommandModule {
+  [action: string]: (ctx: Context, args: string[], opts: Record<string, unknown>, global: GlobalOptions) => Promise<Outcome>;
   run(ctx: Context, args: string[], opts: Record<string, unknown>, global: GlobalOptions): Promise<Outcome>;
 }
 
@@ -22,6 +23,8 @@ export interface CommandSpec {
   options: OptionSpec[];
   examples: string[];
   load: () => Promise<CommandModule>;
+  /** The module's export to call (default `run`), so related commands can share one module. */
+  action?: string;
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -200,5 +203,41 @@ export const COMMANDS: CommandSpec[] = [
       'fwup fetch http://10.0.0.5/payload.bin -o payload.bin --version 7 --idle-timeout 120',
     ],
     load: () => import('./commands/fetch.js'),
+  },
+  {
+    name: 'machine start',
+    args: '',
+    summary: 'run the emulated machine in the background (pid file, control socket and log in its directory)',
+    options: [],
+    examples: ['fwup machine start', 'fwup machine start --target emu:lab/m1'],
+    load: () => import('./commands/machine-service.js'),
+    action: 'start',
+  },
+  {
+    name: 'machine run',
+    args: '',
+    summary: 'run the emulated machine in the foreground until it is stopped (what machine start launches)',
+    options: [],
+    examples: ['fwup machine run'],
+    load: () => import('./commands/machine-service.js'),
+    action: 'run',
+  },
+  {
+    name: 'machine status',
+    args: '',
+    summary: 'a running machine: uptime, per-CPU step counters, firmware version',
+    options: [],
+    examples: ['fwup machine status --json'],
+    load: () => import('./commands/machine-service.js'),
+    action: 'status',
+  },
+  {
+    name: 'machine stop',
+    args: '',
+    summary: 'stop the running machine',
+    options: [],
+    examples: ['fwup machine stop'],
+    load: () => import('./commands/machine-service.js'),
+    action: 'stop',
   },
 ];

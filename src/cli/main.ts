@@ -23,6 +23,8 @@ export interface Io {
   cwd: string;
   stdout: OutStream;
   stderr: OutStream;
+  /** node and the script that started this CLI, to run it again in the background. */
+  selfCommand?: string[];
 }
 
 function exitCodeHelp(): string {
@@ -96,7 +98,8 @@ export async function main(io: Io): Promise<ExitCode> {
       };
       const mod = await spec.load();
       const ctx = makeContext(io, global);
-      outcome = { outcome: await mod.run(ctx, args, self.opts(), global), global };
+      const action = mod[spec.action ?? 'run']!;
+      outcome = { outcome: await action(ctx, args, self.opts(), global), global };
     });
   }
 
@@ -185,6 +188,7 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     hostCpus: cpus ?? hostCpuCount(),
     cacheDir: join(io.env.XDG_CACHE_HOME || join(home, '.cache'), 'fwup'),
     stateDir: join(io.env.XDG_STATE_HOME || join(home, '.local', 'state'), 'fwup'),
+    selfCommand: io.selfCommand ?? [],
   };
 }
 
@@ -240,5 +244,6 @@ export async function runFromProcess(): Promise<void> {
     cwd: process.cwd(),
     stdout: process.stdout,
     stderr: process.stderr,
+    selfCommand: [process.execPath, process.argv[1] ?? ''],
   });
 }

@@ -32,6 +32,8 @@ export interface Context {
   readonly hostCpus: number;
   /** Where downloads are cached ($XDG_CACHE_HOME/fwup or ~/.cache/fwup). */
   readonly cacheDir: string;
+  /** How to run this fwup again (node and its script), e.g. to start a machine in the background. */
+  readonly selfCommand: readonly string[];
   /** Where fwup keeps records for targets without storage of their own ($XDG_STATE_HOME/fwup or ~/.local/state/fwup). */
   readonly stateDir: string;
 }
@@ -56,5 +58,6 @@ export function quietContext(cwd: string, env: Record<string, string | undefined
     hostCpus: 2,
     cacheDir: resolve(cwd, '.fwup-cache'),
     stateDir: resolve(cwd, '.fwup-state'),
+    selfCommand: [],
   };
 }

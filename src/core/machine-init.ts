@@ -1,6 +1,7 @@
 import { createMachine, FACTORY_VERSION } from '../machine/factory.js';
 import { DEFAULT_CPUS, DEFAULT_FLASH_BYTES, DEFAULT_PLATFORM, type MachineConfig } from '../machine/config.js';
 import { parseTargetSpec } from '../targets/open-target.js';
+import { runningServicePid } from '../targets/emu/service-files.js';
 import { FwupError } from '../errors/fwup-error.js';
 import { readFileOrFail } from './files.js';
 import { parsePublicKey } from '../image/keys.js';
@@ -30,6 +31,10 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
     const spec = parseTargetSpec(opts.target, ctx.cwd);
     if (spec.kind !== 'emu') throw new FwupError('USAGE', 'machine init creates emulated machines only (emu:DIR)');
     dir = spec.dir;
+  }
+  const running = runningServicePid(dir);
+  if (running !== null) {
+    throw new FwupError('TARGET_BUSY', `the machine at ${dir} is running (pid ${running})`, { hint: 'stop it first: fwup machine stop' });
   }
   const trusted = await Promise.all(
     opts.trust.map(async (p) => {

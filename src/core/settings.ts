@@ -32,5 +32,5 @@ export function emuKnobs(ctx: Context): TargetDeps['emuKnobs'] {
 }
 
 export function targetDeps(ctx: Context): TargetDeps {
-  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus, emuKnobs: emuKnobs(ctx) };
+  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus, emuKnobs: emuKnobs(ctx), selfCommand: ctx.selfCommand };
 }

@@ -15,6 +15,8 @@ export interface TargetDeps {
   readonly faultPlan: FaultPlan | null;
   /** Host cores, for sizing worker pools. */
   readonly hostCpus: number;
+  /** How to run fwup again (for `machine start`). */
+  readonly selfCommand: readonly string[];
   /** Emulated-machine test knobs (FWUP_EMU_*: docs/testing.md). */
   readonly emuKnobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
 }

@@ -11,20 +11,21 @@ import { isPowerCut } from '../../storage/fault-flash.js';
 import { applyUpdate } from '../../machine/apply.js';
 import { powerOn, recoveryBoot } from '../../machine/power.js';
 import type { BootReport } from '../../machine/firmware/firmware.js';
-import { saveSlotLayout, slotOffset } from '../../machine/state-save.js';
+import { POWER_LATCH } from './power-latch.js';
+import { damageSaveSlot } from './save-slot-damage.js';
+import { runningServicePid, serviceFiles } from './service-files.js';
+import { callService } from './service-protocol.js';
 import {
   IMAGE_FORMAT_ID, lastAttemptStatusName, REQUEST_FLAGS, slotName, type UpdateRequest,
 } from '../../storage/variables.js';
 import type { FlashMap } from '../../storage/flash-map.js';
-import { RAM_SAVE_AREA_BASE } from '../../machine/ram-layout.js';
 import { acquireLock } from '../lock-file.js';
 import type {
   ApplyOutcome, ApplyRequest, HistoryItem, StagedSummary, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetStatus,
   VerifiedImage,
 } from '../target.js';
 
-/** Set when an injected power cut stopped a command: the next command runs the recovery boot first. */
-export const POWER_LATCH = 'power-lost';
+export { POWER_LATCH };
 
 const READ_CHUNK = 1 << 20;
 
@@ -201,8 +202,18 @@ export class EmuTarget implements Target {
     return this.run({ ...req, mode: 'warm' }, 'rollback');
   }
 
-  /** Boot a machine for the duration of the command, run the method on it, power it off. */
-  private run(req: ApplyRequest, kind: 'install' | 'rollback'): Promise<ApplyOutcome> {
+  /**
+   * On a running machine (`fwup machine start`) the method runs there and the OS keeps running after;
+   * otherwise a machine is booted for the duration of the command and powered off at the end.
+   */
+  private async run(req: ApplyRequest, kind: 'install' | 'rollback'): Promise<ApplyOutcome> {
+    if (runningServicePid(this.dir) !== null) {
+      const report = (await callService(serviceFiles(this.dir).socket, {
+        op: kind === 'install' ? 'apply' : 'rollback',
+        args: { ...req, faultPlan: this.deps.faultPlan, corruptSaveCpu: this.deps.emuKnobs.corruptSaveCpu },
+      }, req.timeoutMs + 60_000)) as { ok: boolean };
+      return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, live: true } as unknown as Record<string, unknown> };
+    }
     return this.guardAsync(async () => {
       const p = this.open(true);
       let machine: Awaited<ReturnType<typeof powerOn>>['machine'] | null = null;
@@ -305,12 +316,6 @@ export class EmuTarget implements Target {
       p.close();
     }
   }
-}
-
-/** Test knob FWUP_EMU_CORRUPT_SAVE: flip a bit in one CPU's saved register file after the save. */
-function damageSaveSlot(ram: Uint8Array, cpu: number): void {
-  const at = slotOffset(RAM_SAVE_AREA_BASE, cpu) + saveSlotLayout.offsetOf('regs');
-  ram[at] = ram[at]! ^ 0x01;
 }
 
 function sameImage(r: UpdateRequest, image: VerifiedImage, flags: number): boolean {

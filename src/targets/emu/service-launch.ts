@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { FwupError } from '../../errors/fwup-error.js';
+import { runningServicePid, serviceFiles } from './service-files.js';
+import { callService } from './service-protocol.js';
+
+/**
+ * Start `fwup machine run` detached in the background (logging to machine.log) and wait until it answers
+ * on its control socket.
+ */
+export async function launchService(dir: string, selfCommand: readonly string[], env: Readonly<Record<string, string | undefined>>, timeoutMs = 15_000): Promise<number> {
+  if (selfCommand.length === 0) throw new FwupError('MACHINE_FAILURE', 'cannot start a background machine from a library context (no command to run)');
+  const files = serviceFiles(dir);
+  if (Buffer.byteLength(files.socket) > 100) {
+    throw new FwupError('USAGE', `the machine directory path is too long for a control socket (${files.socket})`, { hint: 'use a shorter path' });
+  }
+  const log = openSync(files.log, 'a');
+  try {
+    const child = spawn(selfCommand[0]!, [...selfCommand.slice(1), 'machine', 'run', '--target', `emu:${dir}`], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: env as NodeJS.ProcessEnv,
+    });
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pid = runningServicePid(dir);
+    if (pid !== null) {
+      try {
+        await callService(files.socket, { op: 'status' }, 2000);
+        return pid;
+      } catch {
+        /* still coming up */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new FwupError('MACHINE_TIMEOUT', `the machine did not come up within ${timeoutMs} ms`, { hint: `see ${files.log}` });
+}
+
+export async function stopService(dir: string, timeoutMs = 15_000): Promise<number | null> {
+  const pid = runningServicePid(dir);
+  if (pid === null) return null;
+  await callService(serviceFiles(dir).socket, { op: 'stop' }, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  while (runningServicePid(dir) !== null) {
+    if (Date.now() > deadline) throw new FwupError('MACHINE_TIMEOUT', `the machine (pid ${pid}) did not stop`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  return pid;
+}
+
+export async function serviceStatus(dir: string): Promise<Record<string, unknown> | null> {
+  if (runningServicePid(dir) === null) return null;
+  return (await callService(serviceFiles(dir).socket, { op: 'status' }, 10_000)) as Record<string, unknown>;
+}

@@ -1,0 +1,47 @@
+import { createConnection } from 'node:net';
+import { FwupError } from '../../errors/fwup-error.js';
+import type { ErrorCode } from '../../errors/codes.js';
+
+/**
+ * The control protocol of a running machine: one JSON request per line, one JSON response per line,
+ * over the unix socket in the machine directory.
+ */
+export interface ServiceRequest {
+  op: 'status' | 'apply' | 'rollback' | 'stop';
+  args?: Record<string, unknown>;
+}
+
+export type ServiceResponse = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string; hint: string | null } };
+
+export function encodeError(e: unknown): ServiceResponse {
+  if (e instanceof FwupError) return { ok: false, error: { code: e.code, message: e.message, hint: e.hint ?? null } };
+  return { ok: false, error: { code: 'INTERNAL', message: `machine service: ${e instanceof Error ? e.message : String(e)}`, hint: null } };
+}
+
+/** Send one request and wait for its answer. */
+export function callService(socket: string, req: ServiceRequest, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    let buf = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new FwupError('MACHINE_TIMEOUT', `the running machine did not answer ${req.op} within ${timeoutMs} ms`, { hint: 'see machine.log in the machine directory' }));
+    }, timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
+    conn.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      conn.end();
+      const res = JSON.parse(buf.slice(0, nl)) as ServiceResponse;
+      if (res.ok) resolve(res.result);
+      else reject(new FwupError(res.error.code as ErrorCode, res.error.message, res.error.hint ? { hint: res.error.hint } : {}));
+    });
+    conn.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new FwupError('MACHINE_FAILURE', `cannot reach the running machine at ${socket}: ${e.message}`, { hint: 'fwup machine stop, then start it again' }));
+    });
+  });
+}
