@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,10 +43,23 @@ export async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-export async function writeResults(rows: BenchRow[], meta: Record<string, unknown>): Promise<{ json: string; md: string }> {
+/**
+ * Write latest.json and latest.md. Suites that did not run this time keep their previous rows (marked
+ * with their own date), so `npm run bench apply` does not erase the startup numbers.
+ */
+export async function writeResults(fresh: BenchRow[], meta: Record<string, unknown>): Promise<{ json: string; md: string }> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const json = join(RESULTS_DIR, 'latest.json');
   const md = join(RESULTS_DIR, 'latest.md');
+  const ran = new Set(fresh.map((r) => r.suite));
+  let kept: BenchRow[] = [];
+  try {
+    const old = JSON.parse(await readFile(json, 'utf8')) as { meta: { date: string }; rows: BenchRow[] };
+    kept = old.rows.filter((r) => !ran.has(r.suite)).map((r) => ({ ...r, extra: { measuredAt: old.meta.date, ...r.extra } }));
+  } catch {
+    /* first run */
+  }
+  const rows = [...kept, ...fresh];
   await writeFile(json, `${JSON.stringify({ meta, rows }, null, 2)}\n`);
   const lines = [
     `# fwup benchmarks`,

@@ -1,12 +1,21 @@
 import { hostname, availableParallelism } from 'node:os';
 import { startupBench } from './startup.js';
 import { stageBench } from './stage.js';
-import { writeResults, type BenchRow } from './harness.js';
+import { writeResults, RESULTS_DIR, type BenchRow } from './harness.js';
+import { applyBench, downtimeSvg } from './apply.js';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
   startup: () => startupBench(),
   stage: () => stageBench(),
+  apply: async () => {
+    const { rows, series } = await applyBench();
+    await mkdir(RESULTS_DIR, { recursive: true });
+    await writeFile(join(RESULTS_DIR, 'apply-downtime.svg'), downtimeSvg(series));
+    return rows;
+  },
 };
 
 const wanted = process.argv.slice(2);
