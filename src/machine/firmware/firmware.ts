@@ -82,6 +82,9 @@ export function firmwareBoot(d: FirmwareDeps): BootReport {
     p.vars.setLastAttempt({ status: LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, versionNumber: v.number, version: v.display, time: now() });
     addHistory(d, 'revert', v.number, activeVersionNumber(d, boot), LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, 'trial not confirmed before reset');
     events.push(`slot ${slotName(from)} (${v.display}) was on trial and not confirmed: reverted to slot ${slotName(boot.active)}`);
+    // The attempt is over: an apply request still pending (the install was cut before it cleared it) must
+    // not install again at this boot, or a firmware that crashes would be retried forever.
+    dropPendingApply(d, events);
   }
 
   // 3. Boot only a slot that verifies.
@@ -305,6 +308,19 @@ function headerOk(d: FirmwareDeps, s: SlotId): boolean {
   } catch (e) {
     if (isPowerCut(e)) throw e;
     return false;
+  }
+}
+
+function dropPendingApply(d: FirmwareDeps, events: string[]): void {
+  let r: UpdateRequest | null = null;
+  try {
+    r = d.platform.vars.request();
+  } catch {
+    return; // a damaged record is the request check's to discard
+  }
+  if (r && (r.flags & REQUEST_FLAGS.APPLY)) {
+    d.platform.vars.setRequest({ ...r, flags: r.flags & ~(REQUEST_FLAGS.APPLY | REQUEST_FLAGS.WARM), cpuCount: 0, stateSaveAddress: 0n, stateSaveLength: 0, stateSaveCrc32: 0 });
+    events.push('the pending apply request is withdrawn (the image stays staged)');
   }
 }
 
