@@ -62,3 +62,46 @@ test('docs/network.md lists every download error code, and fetch, DOWNLOAD_DEFAU
     assert.match(doc, new RegExp(`^\\| \`${flag} ${arg}\` \\| ${cli} \\|`, 'm'), `docs/network.md gives ${flag} default ${cli}`);
   }
 });
+
+test('docs/security.md: every test it cites as proof exists', async () => {
+  const doc = await readFile(join(REPO_ROOT, 'docs', 'security.md'), 'utf8');
+  const rows = doc.split('\n').filter((l) => l.startsWith('| SP 800-'));
+  assert.ok(rows.length >= 10);
+  for (const row of rows) {
+    const proofs = [...row.matchAll(/`(test\/[\w-]+\.test\.ts)`: (.+?)(?=<br>|\s\|\s*$)/g)];
+    assert.ok(proofs.length > 0, `row has a proof: ${row.slice(0, 60)}`);
+    for (const [, file, title] of proofs) {
+      const titles = testTitles(await readFile(join(REPO_ROOT, file!), 'utf8'));
+      const t = title!.trim();
+      assert.ok(titles.some((re) => re.test(t)), `${file} has a test titled "${t}"`);
+    }
+  }
+});
+
+/** Every test title in a source file, as a pattern (a template's ${…} parts match anything). */
+function testTitles(src: string): RegExp[] {
+  const out: RegExp[] = [];
+  for (const m of src.matchAll(/\btest\((?:'((?:[^'\\]|\\.)*)'|`((?:[^`\\]|\\.)*)`)/g)) {
+    const lit = m[1] ?? m[2]!;
+    const parts = lit.split(/\$\{(?:[^{}]|\{[^{}]*\})*\}/).map((x) => x.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&'));
+    out.push(new RegExp(`^${parts.join('.+')}$`));
+  }
+  return out;
+}
+
+test('docs/emulated-platform.md shows the firmware boot table exactly as src/machine/firmware/boot-table.ts declares it', async () => {
+  const { BOOT_TABLE } = await import('../src/machine/firmware/boot-table.js');
+  const doc = await readFile(join(REPO_ROOT, 'docs', 'emulated-platform.md'), 'utf8');
+  const start = doc.indexOf('| cause | request | image | state | actions |');
+  const rows = doc.slice(start).split('\n').slice(2).filter((l) => l.startsWith('|'));
+  const words: Record<string, string> = { install: 'install', reject: 'reject', 'switch-slot': 'switch slot', 'drop-warm': 'drop warm', resume: 'resume', 'cold-boot': 'cold boot' };
+  assert.equal(rows.length, BOOT_TABLE.length);
+  BOOT_TABLE.forEach((r, i) => {
+    const cells = rows[i]!.split('|').slice(1, -1).map((c) => c.trim());
+    assert.equal(cells[0], r.when.cause ?? 'any', `row ${i + 1} cause`);
+    assert.equal(cells[1], r.when.request ?? '', `row ${i + 1} request`);
+    assert.equal(cells[2], r.when.image ?? '', `row ${i + 1} image`);
+    assert.equal(cells[3], r.when.state ?? '', `row ${i + 1} state`);
+    assert.ok(cells[4]!.startsWith(r.then.map((a) => words[a]).join(', ')), `row ${i + 1} actions`);
+  });
+});
