@@ -238,6 +238,13 @@ export type { CommandSpec };
 
 /** Entry point used by bin/fwup.js. */
 export async function runFromProcess(): Promise<void> {
+  // `fwup … | head`: the reader went away. Stop writing instead of dying on an unhandled EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      stream.destroy();
+    });
+  }
   process.exitCode = await main({
     argv: process.argv.slice(2),
     env: process.env,
