@@ -57,7 +57,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
             await stage(ctx, images[r]!, { target: `emu:${mdir}`, allowOlder: false, allowUnsigned: true, allowReinstall: false });
             const q = openPlatform(mdir, { writable: true });
             try {
-              const rep = applyUpdate(machine, q, { mode: 'warm', kind: 'install', timeoutMs: 10_000, confirm: true, checkSteps: 10_000, keys: [], now: () => new Date() });
+              const rep = await applyUpdate(machine, q, { mode: 'warm', kind: 'install', timeoutMs: 10_000, confirm: true, checkSteps: 10_000, now: () => new Date() });
               if (!rep.ok) throw new Error(`apply failed: ${JSON.stringify(rep.checks)}`);
               if (r > 0) reports.push(rep); // the first run warms caches and the JIT
             } finally {
@@ -92,7 +92,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
         const p = openPlatform(mdir, { writable: true });
         const { machine } = await powerOn(p, { hostCpus, knobs: { idleCpus: [], deafCpus: [] }, now: () => new Date(), warmupSteps: 2_000_000 });
         try {
-          const rep = applyUpdate(machine, p, { mode, kind: 'install', timeoutMs: 10_000, confirm: true, checkSteps: 10_000, keys: [], now: () => new Date() });
+          const rep = await applyUpdate(machine, p, { mode, kind: 'install', timeoutMs: 10_000, confirm: true, checkSteps: 10_000, now: () => new Date() });
           res[mode]!.down.push(rep.downtimeMs);
           res[mode]!.lost.push(rep.workLostSteps);
         } finally {

@@ -10,7 +10,7 @@ import { MemoryFlash } from '../src/storage/memory-flash.js';
 import { isPowerCut } from '../src/storage/fault-flash.js';
 import { firmwareBoot } from '../src/machine/firmware/firmware.js';
 import { BOOT_TABLE, decide, type BootFacts } from '../src/machine/firmware/boot-table.js';
-import { trustedKeys } from '../src/machine/config.js';
+import { firmwareTrust } from '../src/machine/config.js';
 import { verifyRegionImage } from '../src/machine/slot-image.js';
 import { confirmTrial } from '../src/machine/boot-control.js';
 import { initSaveArea, saveSlot, areaCrc, saveAreaBytes } from '../src/machine/state-save.js';
@@ -30,7 +30,7 @@ const base = makeMemoryMachine({ trustPem: [PEM] });
 const now = () => new Date(1_800_000_000_000);
 
 function boot(p: Platform, cause: 'power-on' | 'warm' | 'cold' = 'cold', ram = new Uint8Array(0)) {
-  return firmwareBoot({ platform: p, ram, cpus: p.config.cpus, cause, keys: trustedKeys(p.config), now });
+  return firmwareBoot({ platform: p, ram, cpus: p.config.cpus, cause, ...firmwareTrust(p.config), now });
 }
 
 function slotDigest(p: Platform, slot: 'SLOT_A' | 'SLOT_B'): string {
@@ -54,7 +54,7 @@ function savedRam(cpus: number): { ram: Uint8Array; crc: number } {
   return { ram, crc: areaCrc(ram, RAM_SAVE_AREA_BASE, cpus) };
 }
 
-test('boot table: every combination of facts has a row, and each row is reachable', () => {
+test('boot table: every combination of facts has a row, and each row is reachable', async () => {
   const used = new Set<number>();
   for (const cause of ['power-on', 'warm', 'cold'] as const)
     for (const request of ['none', 'staged', 'apply-warm', 'apply-cold', 'rollback-warm', 'invalid'] as const)
@@ -71,28 +71,28 @@ test('boot table: every combination of facts has a row, and each row is reachabl
   assert.equal(used.size, BOOT_TABLE.length, 'no dead rows');
 });
 
-test('firmware: a cold apply of a planted, valid signed image installs it on trial', () => {
+test('firmware: a cold apply of a planted, valid signed image installs it on trial', async () => {
   const flash = new MemoryFlash(base.config.flash, base.chip);
   const p = memoryPlatform(base.config, flash);
   plantImage(p, SIGNED2);
-  const r = boot(p);
+  const r = await boot(p);
   assert.deepEqual(r.actions, ['install', 'cold-boot']);
   assert.equal(r.activeVersion, '2.0.0');
   assert.equal(p.vars.bootState().trial, 1);
   assert.equal(bootable(p), '2.0.0');
   // A reset before confirmation reverts it.
   const q = memoryPlatform(base.config, flash);
-  const again = boot(q, 'power-on');
+  const again = await boot(q, 'power-on');
   assert.equal(again.activeVersion, '1');
   assert.equal(q.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL);
 });
 
-test('firmware: refuses planted attacks the OS checks would have caught (bit flips, unknown key, security version, downgrade, platform)', () => {
+test('firmware: refuses planted attacks the OS checks would have caught (bit flips, unknown key, security version, downgrade, platform)', async () => {
   // Install 3.0.0 (lowest supported 2.0.0, security version 2) and confirm it, as the base for the version rules.
   const flash = new MemoryFlash(base.config.flash, base.chip);
   let p = memoryPlatform(base.config, flash);
   plantImage(p, SIGNED3);
-  boot(p);
+  await boot(p);
   confirmTrial(p, now());
   const installed = flash.snapshot();
   const cases: Array<[string, Buffer, number]> = [
@@ -113,7 +113,7 @@ test('firmware: refuses planted attacks the OS checks would have caught (bit fli
     plantImage(p, image);
     const a = slotDigest(p, 'SLOT_A');
     const b = slotDigest(p, 'SLOT_B');
-    const r = boot(p);
+    const r = await boot(p);
     assert.ok(r.rejected, `${what}: refused`);
     if (status >= 0) assert.equal(p.vars.lastAttempt()?.status, status, `${what}: ${r.rejected.reason}`);
     else assert.notEqual(p.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.SUCCESS);
@@ -125,7 +125,7 @@ test('firmware: refuses planted attacks the OS checks would have caught (bit fli
   console.log(`firmware planted-attack cases: ${cases.length}`);
 });
 
-test('firmware: a downgrade below the installed lowest supported version is refused unless the request allows older', () => {
+test('firmware: a downgrade below the installed lowest supported version is refused unless the request allows older', async () => {
   // Install 3.0.0 with lowest supported 2.0.0 and security version 0 (so only the version rule speaks),
   // then plant a raw 1.5.0.
   const dev = makeMemoryMachine({ development: true });
@@ -137,7 +137,7 @@ test('firmware: a downgrade below the installed lowest supported version is refu
     payload,
   ]);
   plantImage(p, v3, REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED);
-  assert.equal(boot(p).activeVersion, '3.0.0');
+  assert.equal((await boot(p)).activeVersion, '3.0.0');
   confirmTrial(p, now());
   const raw = Buffer.alloc(5000, 1);
   const d = new Digester().update(raw).digest();
@@ -147,17 +147,17 @@ test('firmware: a downgrade below the installed lowest supported version is refu
     p.vars.setRequest({ ...r, imageFormat: 3, versionNumber: 0x01050000, version: '1.5.0', imageSha256: Buffer.from(d.sha256, 'hex'), imageCrc32: d.crc32 });
   };
   plantRaw(REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED);
-  let r = boot(p);
+  let r = await boot(p);
   assert.ok(r.rejected);
   assert.match(r.rejected.reason, /below the lowest supported version/);
   assert.equal(p.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_INCORRECT_VERSION);
   p = memoryPlatform(dev.config, f);
   plantRaw(REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED | REQUEST_FLAGS.ALLOW_OLDER);
-  r = boot(p);
+  r = await boot(p);
   assert.equal(r.activeVersion, '1.5.0', 'allowed older: installed');
 });
 
-test('fuzz: mutated request records through the firmware (warm and cold): no crash, slots intact unless a genuine image installs', () => {
+test('fuzz: mutated request records through the firmware (warm and cold): no crash, slots intact unless a genuine image installs', async () => {
   const runs = testSize(1500, 50_000);
   const flash0 = new MemoryFlash(base.config.flash, base.chip);
   const p0 = memoryPlatform(base.config, flash0);
@@ -189,7 +189,7 @@ test('fuzz: mutated request records through the firmware (warm and cold): no cra
     const b = slotDigest(p, 'SLOT_B');
     let r;
     try {
-      r = boot(p, warm ? 'warm' : 'cold', warm ? Uint8Array.from(ram) : new Uint8Array(0));
+      r = await boot(p, warm ? 'warm' : 'cold', warm ? Uint8Array.from(ram) : new Uint8Array(0));
     } catch (e) {
       assert.ok(e instanceof FwupError, `run ${i}: ${String(e)}`);
       throw e;
@@ -208,7 +208,7 @@ test('fuzz: mutated request records through the firmware (warm and cold): no cra
   console.log(`firmware request fuzz: ${runs} records, outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
 });
 
-test('multi-cut: up to 5 successive power cuts at random points of the same update, then a clean boot and a retry', () => {
+test('multi-cut: up to 5 successive power cuts at random points of the same update, then a clean boot and a retry', async () => {
   const runs = testSize(300, 3000);
   const rng = new Rng(99);
   let bricked = 0;
@@ -222,7 +222,7 @@ test('multi-cut: up to 5 successive power cuts at random points of the same upda
       const plan = rng.int(2) ? { powerCutBefore: 1 + rng.int(40) } : { tornAt: 1 + rng.int(40), seed: rng.next() };
       try {
         const p = memoryPlatform(base.config, flash, plan);
-        boot(p, c === 0 ? 'cold' : 'power-on');
+        await boot(p, c === 0 ? 'cold' : 'power-on');
       } catch (e) {
         if (!isPowerCut(e)) throw e;
         cuts++;
@@ -232,7 +232,7 @@ test('multi-cut: up to 5 successive power cuts at random points of the same upda
     const p = memoryPlatform(base.config, flash);
     let v: string;
     try {
-      boot(p, 'power-on');
+      await boot(p, 'power-on');
       v = bootable(p);
     } catch (e) {
       bricked++;
@@ -244,7 +244,7 @@ test('multi-cut: up to 5 successive power cuts at random points of the same upda
     const q = memoryPlatform(base.config, flash);
     if (v === '1') {
       plantImage(q, SIGNED2);
-      boot(q);
+      await boot(q);
       assert.equal(bootable(q), '2.0.0', `run ${run}: the retry installs`);
     }
   }

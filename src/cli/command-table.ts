@@ -96,6 +96,8 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--cpus <n>', description: 'emulated CPUs, 1 to 64', default: '4' },
       { flags: '--flash-size <size>', description: 'flash size, e.g. 64M', default: '64M' },
       { flags: '--trust <pub>', description: 'trust this public key for signed images (repeatable)', repeatable: true },
+      { flags: '--trust-cert <pem>', description: 'trust this X.509 certificate for signed UEFI capsules (repeatable)', repeatable: true },
+      { flags: '--image-type-guid <guid>', description: 'the firmware\'s FMP image type GUID that capsules must name' },
       { flags: '--platform <id>', description: 'platform id images must name', default: 'fwup-emu' },
       { flags: '--development', description: 'allow unsigned images (with --allow-unsigned) even with trusted keys' },
       { flags: '--force', description: 'replace an existing machine (its flash is lost)' },

@@ -4,6 +4,8 @@ import { parseTargetSpec } from '../targets/open-target.js';
 import { runningServicePid } from '../targets/emu/service-files.js';
 import { FwupError } from '../errors/fwup-error.js';
 import { readFileOrFail } from './files.js';
+import { loadCertificateFiles } from './cert-files.js';
+import { isGuid } from '../util/layout.js';
 import { parsePublicKey } from '../image/keys.js';
 import { resolvePath, type Context } from './context.js';
 
@@ -13,6 +15,9 @@ export interface MachineInitOptions {
   cpus?: number;
   flashBytes?: number;
   trust: string[];
+  /** Certificates capsules must chain to (PEM or DER files). */
+  trustCerts?: string[];
+  imageTypeId?: string;
   platform?: string;
   development: boolean;
   force: boolean;
@@ -43,11 +48,16 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
       return { ...parsePublicKey(pem, path), pem };
     }),
   );
+  const certFiles = await loadCertificateFiles((opts.trustCerts ?? []).map((p) => resolvePath(ctx, p)), 'trusted certificate');
+  const trustedCerts = certFiles.map((c) => ({ name: c.name, pem: `-----BEGIN CERTIFICATE-----\n${c.der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n` }));
+  if (opts.imageTypeId !== undefined && !isGuid(opts.imageTypeId)) throw new FwupError('USAGE', `--image-type-guid ${opts.imageTypeId} is not a GUID`);
   const config = createMachine(dir, {
     cpus: opts.cpus ?? DEFAULT_CPUS,
     flashBytes: opts.flashBytes ?? DEFAULT_FLASH_BYTES,
     platform: opts.platform ?? DEFAULT_PLATFORM,
     trusted,
+    trustedCerts,
+    ...(opts.imageTypeId ? { imageTypeId: opts.imageTypeId } : {}),
     development: opts.development,
     now: ctx.now(),
     force: opts.force,

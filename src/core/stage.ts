@@ -52,6 +52,7 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     let fileCrc = 0;
     const file = await readImageFile(path, {
       keys: facts.trustedKeys,
+      trustedCerts: facts.trustedCerts ?? null,
       ...(opts.raw ? { raw: opts.raw } : {}),
       onChunk: (chunk) => {
         fileCrc = crc32(chunk, fileCrc);

@@ -8,8 +8,12 @@ export interface PolicyFacts {
   /** The installed firmware's lowest supported version: images below it are refused. */
   lowestSupportedVersion: number;
   securityVersion: number;
-  /** The target has trusted keys: images must carry a valid signature by one of them. */
+  /** The target has trusted keys: .fwup images must carry a valid signature by one of them. */
   hasTrustedKeys: boolean;
+  /** The target has trusted certificates: capsules must carry a valid PKCS#7 signature chaining to one. */
+  hasTrustedCerts?: boolean;
+  /** The target firmware's FMP image type GUID: a capsule's payload must name it (capsules name no platform). */
+  imageTypeId?: string | null;
   /** A development machine may take unsigned images when the user passes --allow-unsigned. */
   development: boolean;
   capacity: number;
@@ -34,11 +38,18 @@ export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOpti
       hint: 'use a machine with a larger flash (fwup machine init --flash-size)',
     });
   }
-  if (r.platform !== null && facts.platform !== null && r.platform !== facts.platform) {
-    return new FwupError('POLICY_PLATFORM', `${what} is for platform ${JSON.stringify(r.platform)}, the target is ${JSON.stringify(facts.platform)}`, {
+  const capsule = r.format === 'capsule';
+  // A capsule's "platform" is its payload's image type GUID, compared with the firmware's own.
+  const ours = capsule ? (facts.imageTypeId ?? null) : facts.platform;
+  if (capsule && ours === null) {
+    return new FwupError('POLICY_PLATFORM', `${what} is a UEFI capsule; this target takes no capsules`, { hint: 'use a .fwup image' });
+  }
+  if (r.platform !== null && ours !== null && r.platform.toUpperCase() !== ours.toUpperCase()) {
+    return new FwupError('POLICY_PLATFORM', `${what} is for ${capsule ? 'image type' : 'platform'} ${JSON.stringify(r.platform)}, the target is ${JSON.stringify(ours)}`, {
       hint: 'use the image built for this platform',
     });
   }
+  const trusted = capsule ? Boolean(facts.hasTrustedCerts) : facts.hasTrustedKeys;
   const sig = r.signature.status;
   if (sig === 'unsigned') {
     if (!(opts.allowUnsigned && facts.development)) {
@@ -48,9 +59,9 @@ export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOpti
           : 'sign it (fwup pack --sign KEY); only a development machine takes unsigned images, with --allow-unsigned',
       });
     }
-  } else if (facts.hasTrustedKeys && sig !== 'valid') {
-    return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what} is signed by key ${r.signature.keyId}, which this target does not trust`, {
-      hint: 'sign with a key the target trusts (fwup machine init --trust KEY.pub)',
+  } else if (trusted && sig !== 'valid') {
+    return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what} is signed by ${capsule ? 'a certificate' : `key ${r.signature.keyId}`}, which this target does not trust`, {
+      hint: capsule ? 'the target trusts the certificates given to fwup machine init --trust-cert' : 'sign with a key the target trusts (fwup machine init --trust KEY.pub)',
     });
   }
   if (r.securityVersion < facts.securityVersion) {

@@ -1,5 +1,5 @@
 import { FwupError } from '../errors/fwup-error.js';
-import type { PublicKey } from '../image/keys.js';
+import { firmwareTrust } from './config.js';
 import { REQUEST_FLAGS, lastAttemptStatusName, type UpdateRequest } from '../storage/variables.js';
 import { FWUP_FLAGS } from '../image/fwup-format.js';
 import { activeFirmware, confirmTrial, revertTrial, slotRegionOf } from './boot-control.js';
@@ -24,7 +24,6 @@ export interface ApplyOptions {
   confirm: boolean;
   /** Steps every CPU runs after the resume before the workload is compared with the reference. */
   checkSteps: number;
-  keys: readonly PublicKey[];
   now: () => Date;
 }
 
@@ -59,7 +58,7 @@ export interface ApplyReport {
  * pointing at the save area, a processor-only reset into the firmware, restore and resume; then the
  * outcome check, and confirmation (or revert) of the trial. `--cold` is the baseline.
  */
-export function applyUpdate(machine: EmulatedMachine, p: Platform, opts: ApplyOptions): ApplyReport {
+export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: ApplyOptions): Promise<ApplyReport> {
   const before = activeFirmware(p);
   const { request, expected } = opts.kind === 'rollback' ? rollbackRequest(p) : installRequest(p, opts.mode);
   const clock = new PhaseClock();
@@ -88,7 +87,7 @@ export function applyUpdate(machine: EmulatedMachine, p: Platform, opts: ApplyOp
     p.vars.setRequest(saved);
     clock.start('reset');
     machine.warmReset();
-    boot = firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'warm', keys: opts.keys, now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'warm', ...firmwareTrust(p.config), now: opts.now, phase: (ph) => clock.start(ph) });
   } else {
     // The baseline: everything stops, RAM is lost, the OS starts over.
     clock.start('rendezvous');
@@ -98,7 +97,7 @@ export function applyUpdate(machine: EmulatedMachine, p: Platform, opts: ApplyOp
     p.vars.setRequest({ ...request, flags: (request.flags | REQUEST_FLAGS.APPLY) & ~REQUEST_FLAGS.WARM });
     clock.start('reset');
     machine.coldReset();
-    boot = firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'cold', keys: opts.keys, now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'cold', ...firmwareTrust(p.config), now: opts.now, phase: (ph) => clock.start(ph) });
   }
 
   clock.start('restore');

@@ -10,13 +10,17 @@ import { FileFlash } from '../storage/file-flash.js';
 import { planFlashMap, writeFlashMap, type Region } from '../storage/flash-map.js';
 import { VariableStore } from '../storage/nvram/variable-store.js';
 import { PlatformVariables, SLOT } from '../storage/variables.js';
-import { DEFAULT_RAM_BYTES, FLASH_FILE, MACHINE_FILE, MAX_CPUS, type MachineConfig } from './config.js';
+import { DEFAULT_IMAGE_TYPE_ID, DEFAULT_RAM_BYTES, FLASH_FILE, MACHINE_FILE, MAX_CPUS, type MachineConfig } from './config.js';
 
 export interface CreateMachineOptions {
   cpus: number;
   flashBytes: number;
   platform: string;
   trusted: ReadonlyArray<PublicKey & { pem: string }>;
+  /** Certificates (PEM) that capsules must chain to. */
+  trustedCerts?: ReadonlyArray<{ name: string; pem: string }>;
+  /** The firmware's FMP image type GUID (capsules must name it). */
+  imageTypeId?: string;
   development: boolean;
   now: Date;
   force: boolean;
@@ -79,8 +83,10 @@ export function createMachine(dir: string, opts: CreateMachineOptions): MachineC
     cpus: opts.cpus,
     ramBytes: DEFAULT_RAM_BYTES,
     flash: geometry,
-    development: opts.development || opts.trusted.length === 0,
+    development: opts.development || (opts.trusted.length === 0 && (opts.trustedCerts ?? []).length === 0),
     trustedKeys: opts.trusted.map((k) => ({ name: basename(k.name), keyId: k.keyId, pem: k.pem })),
+    trustedCerts: (opts.trustedCerts ?? []).map((c) => ({ name: basename(c.name), pem: c.pem })),
+    imageTypeId: (opts.imageTypeId ?? DEFAULT_IMAGE_TYPE_ID).toUpperCase(),
     createdAt: opts.now.toISOString(),
   };
   const parent = dirname(dir);

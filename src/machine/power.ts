@@ -1,4 +1,4 @@
-import { trustedKeys } from './config.js';
+import { firmwareTrust } from './config.js';
 import { firmwareBoot, warmUpFirmwareCode, type BootReport } from './firmware/firmware.js';
 import { EmulatedMachine } from './machine.js';
 import type { Platform } from './platform.js';
@@ -31,7 +31,7 @@ export async function powerOn(p: Platform, opts: PowerOnOptions): Promise<{ mach
   });
   try {
     warmUpFirmwareCode();
-    const boot = firmwareBoot({ platform: p, ram: machine.ram, cpus: machine.cpus, cause: 'power-on', keys: trustedKeys(p.config), now: opts.now });
+    const boot = await firmwareBoot({ platform: p, ram: machine.ram, cpus: machine.cpus, cause: 'power-on', ...firmwareTrust(p.config), now: opts.now });
     machine.start('cold');
     const target = opts.warmupSteps ?? 200_000;
     machine.waitProgress(new Array(machine.cpus).fill(target));
@@ -43,8 +43,8 @@ export async function powerOn(p: Platform, opts: PowerOnOptions): Promise<{ mach
 }
 
 /** The firmware alone, without processors: the recovery boot after a power cut, or `fwup machine boot`. */
-export function recoveryBoot(p: Platform, now: () => Date): BootReport {
-  return firmwareBoot({ platform: p, ram: new Uint8Array(0), cpus: p.config.cpus, cause: 'power-on', keys: trustedKeys(p.config), now });
+export function recoveryBoot(p: Platform, now: () => Date): Promise<BootReport> {
+  return firmwareBoot({ platform: p, ram: new Uint8Array(0), cpus: p.config.cpus, cause: 'power-on', ...firmwareTrust(p.config), now });
 }
 
 /** The workload seed: fixed per machine, so a machine's OS behaves the same on every boot. */

@@ -1,5 +1,6 @@
 import type { PolicyFacts } from '../image/policy.js';
 import type { PublicKey } from '../image/keys.js';
+import type { TrustedCertificateInput } from '../image/capsule-verify.js';
 import type { FormatName, ImageReport } from '../image/report.js';
 import type { FaultPlan } from '../storage/fault-flash.js';
 
@@ -27,6 +28,8 @@ export interface TargetFacts extends PolicyFacts {
   activeVersion: string | null;
   /** Keys signatures are checked against before staging; null when the target verifies itself. */
   trustedKeys: PublicKey[] | null;
+  /** Certificates capsule signatures are checked against before staging; null when the target verifies itself. */
+  trustedCerts?: TrustedCertificateInput[] | null;
 }
 
 /** An image that passed every check in `stage`, ready to be written. */

@@ -3,6 +3,7 @@ import { Digester } from '../../util/digest.js';
 import { isPowerCut } from '../../storage/fault-flash.js';
 import { buildFwupHeader } from '../../image/fwup-format.js';
 import type { PublicKey } from '../../image/keys.js';
+import type { TrustedCertificateInput } from '../../image/capsule-verify.js';
 import type { ImageReport } from '../../image/report.js';
 import { RegionWriter, type RegionWriteStats } from '../../storage/region-writer.js';
 import {
@@ -21,7 +22,9 @@ export interface FirmwareDeps {
   ram: Uint8Array;
   cpus: number;
   cause: ResetCause;
+  /** Ed25519 keys for .fwup images, X.509 certificates (DER) for capsules: the firmware's own trust. */
   keys: readonly PublicKey[];
+  certs: readonly TrustedCertificateInput[];
   now: () => Date;
   /** Marks the start of a downtime phase (for the apply report). */
   phase?: (p: FirmwarePhase) => void;
@@ -50,7 +53,7 @@ const CHUNK = 1 << 20;
  * update interrupted? Then: is a trial slot unconfirmed? Then the boot table decides, from the reset
  * cause, the request, and (only when a row needs them) the staged image and the saved state.
  */
-export function firmwareBoot(d: FirmwareDeps): BootReport {
+export async function firmwareBoot(d: FirmwareDeps): Promise<BootReport> {
   const { platform: p } = d;
   const events: string[] = [`reset cause: ${d.cause}`];
   const now = () => BigInt(d.now().getTime());
@@ -120,12 +123,14 @@ export function firmwareBoot(d: FirmwareDeps): BootReport {
   const needsImage = (kind === 'apply-warm' && d.cause === 'warm' && state === 'valid') || (kind === 'apply-cold' && d.cause !== 'warm');
   if (needsImage && request) {
     const active = readRegionHeader(p.flash, slotRegion(d, boot.active));
-    const v = verifyStagedImage(p.flash, p.map, request, d.keys, {
+    const v = await verifyStagedImage(p.flash, p.map, request, { keys: d.keys, certs: d.certs }, {
       platform: p.config.platform,
       activeVersionNumber: active.versionNumber,
       lowestSupportedVersion: active.lowestSupportedVersion,
       securityVersion: p.vars.securityVersion(),
       hasTrustedKeys: d.keys.length > 0,
+      hasTrustedCerts: d.certs.length > 0,
+      imageTypeId: p.config.imageTypeId ?? null,
       development: p.config.development,
       capacity: Math.min(p.map.SLOT_A.size, p.map.SLOT_B.size),
     });

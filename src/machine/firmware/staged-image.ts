@@ -8,6 +8,9 @@ import type { Flash } from '../../storage/flash.js';
 import type { FlashMap } from '../../storage/flash-map.js';
 import { LAST_ATTEMPT_STATUS, REQUEST_FLAGS, type LastAttemptStatus, type UpdateRequest } from '../../storage/variables.js';
 import { verifyRegionImage } from '../slot-image.js';
+import { parseCapsule, signedContent } from '../../image/capsule-format.js';
+import { capsuleImageReport } from '../../image/capsule-report.js';
+import { loadTrustStore, verifyCapsuleSignature, type TrustedCertificateInput } from '../../image/capsule-verify.js';
 
 const CHUNK = 1 << 20;
 
@@ -37,13 +40,14 @@ function statusFor(e: FwupError): LastAttemptStatus {
  * STAGING must hash to the request's SHA-256 and CRC-32, then parse, pass their own integrity checks,
  * the signature against the firmware's keys, and the version and security-version policy.
  */
-export function verifyStagedImage(
+export async function verifyStagedImage(
   flash: Flash,
   map: FlashMap,
   r: UpdateRequest,
-  keys: readonly PublicKey[],
+  trust: { keys: readonly PublicKey[]; certs: readonly TrustedCertificateInput[] },
   facts: PolicyFacts,
-): StagedVerdict {
+): Promise<StagedVerdict> {
+  const keys = trust.keys;
   try {
     let report: ImageReport;
     if (r.imageFormat === 1) {
@@ -61,7 +65,7 @@ export function verifyStagedImage(
       }
       report = rawReport({ version: r.version, versionNumber: r.versionNumber, platform: null, lowestSupportedVersion: 0, securityVersion: 0 }, got);
     } else {
-      throw new FwupError('IMAGE_UNKNOWN_FORMAT', 'this firmware cannot install capsules');
+      report = await verifyStagedCapsule(flash, map, r, trust.certs);
     }
     const refusal = checkPolicy(report, facts, {
       allowOlder: (r.flags & REQUEST_FLAGS.ALLOW_OLDER) !== 0,
@@ -74,6 +78,26 @@ export function verifyStagedImage(
     if (!(e instanceof FwupError)) throw e;
     return { ok: false, status: statusFor(e), reason: e.message };
   }
+}
+
+/**
+ * A UEFI capsule: the request's digests first (a capsule has no checksum of its own), then edk2's
+ * structure rules, then every signed payload's PKCS#7 signature against the firmware's certificates.
+ */
+async function verifyStagedCapsule(flash: Flash, map: FlashMap, r: UpdateRequest, certs: readonly TrustedCertificateInput[]): Promise<ImageReport> {
+  const bytes = flash.read(map.STAGING.offset + r.imageOffset, r.imageLength);
+  const got = new Digester().update(bytes).digest();
+  if (got.sha256 !== r.imageSha256.toString('hex') || got.crc32 !== r.imageCrc32) {
+    throw new FwupError('IMAGE_SHA256', 'the capsule in STAGING does not match the request (SHA-256/CRC-32): damaged after staging');
+  }
+  const parsed = parseCapsule(bytes);
+  const store = certs.length ? await loadTrustStore(certs) : null;
+  const verdicts = [];
+  for (const p of parsed.payloads) {
+    const content = signedContent(bytes, p);
+    verdicts.push(p.auth && content ? await verifyCapsuleSignature(p.auth.certData, content, store) : null);
+  }
+  return capsuleImageReport(parsed, verdicts);
 }
 
 function digestStaging(flash: Flash, map: FlashMap, r: UpdateRequest) {

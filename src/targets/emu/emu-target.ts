@@ -3,7 +3,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FwupError } from '../../errors/fwup-error.js';
 import { Digester } from '../../util/digest.js';
-import { trustedKeys } from '../../machine/config.js';
+import { trustedCerts, trustedKeys } from '../../machine/config.js';
 import { openPlatform, readMachineConfig, type Platform } from '../../machine/platform.js';
 import { readRegionHeader } from '../../machine/slot-image.js';
 import { RegionWriter } from '../../storage/region-writer.js';
@@ -47,12 +47,12 @@ export class EmuTarget implements Target {
    * Open the machine's storage. After a power cut (the latch is set) the machine is off: the first
    * command to touch it performs the cold boot, whose firmware finishes or undoes what was interrupted.
    */
-  private open(writable: boolean): Platform {
+  private async open(writable: boolean): Promise<Platform> {
     const latched = existsSync(join(this.dir, POWER_LATCH));
     const p = openPlatform(this.dir, { writable: writable || latched, faultPlan: writable || latched ? this.deps.faultPlan : null });
     if (latched) {
       try {
-        const boot = this.guard(() => recoveryBoot(p, this.deps.now));
+        const boot = await this.guardAsync(() => recoveryBoot(p, this.deps.now));
         rmSync(join(this.dir, POWER_LATCH), { force: true });
         this.lastRecovery = boot;
         this.deps.log.info(`recovery boot after a power cut: ${boot.events.slice(1).join('; ')}`);
@@ -87,11 +87,12 @@ export class EmuTarget implements Target {
   }
 
   async facts(): Promise<TargetFacts> {
-    const p = this.open(false);
+    const p = await this.open(false);
     try {
       const boot = p.vars.bootState();
       const active = readRegionHeader(p.flash, boot.active === 0 ? p.map.SLOT_A : p.map.SLOT_B);
       const keys = trustedKeys(p.config);
+      const certs = trustedCerts(p.config);
       return {
         kind: 'emu',
         spec: this.spec,
@@ -101,9 +102,12 @@ export class EmuTarget implements Target {
         lowestSupportedVersion: active.lowestSupportedVersion,
         securityVersion: p.vars.securityVersion(),
         hasTrustedKeys: keys.length > 0,
+        hasTrustedCerts: certs.length > 0,
+        imageTypeId: p.config.imageTypeId ?? null,
         development: p.config.development,
         capacity: Math.min(p.map.STAGING.size, p.map.SLOT_A.size, p.map.SLOT_B.size),
         trustedKeys: keys,
+        trustedCerts: certs,
       };
     } finally {
       p.close();
@@ -115,7 +119,7 @@ export class EmuTarget implements Target {
   }
 
   private async stageOnce(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
-    const p = this.open(true);
+    const p = await this.open(true);
     try {
       const flags = (opts.allowOlder ? REQUEST_FLAGS.ALLOW_OLDER : 0) | (opts.allowUnsigned ? REQUEST_FLAGS.ALLOW_UNSIGNED : 0);
       const existing = p.vars.request();
@@ -185,7 +189,7 @@ export class EmuTarget implements Target {
 
   async unstage(): Promise<boolean> {
     return this.guardAsync(async () => {
-      const p = this.open(true);
+      const p = await this.open(true);
       try {
         return p.vars.clearRequest();
       } finally {
@@ -215,7 +219,7 @@ export class EmuTarget implements Target {
       return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, live: true } as unknown as Record<string, unknown> };
     }
     return this.guardAsync(async () => {
-      const p = this.open(true);
+      const p = await this.open(true);
       let machine: Awaited<ReturnType<typeof powerOn>>['machine'] | null = null;
       try {
         const on = await powerOn(p, { hostCpus: this.deps.hostCpus, knobs: this.deps.emuKnobs, now: this.deps.now });
@@ -228,13 +232,12 @@ export class EmuTarget implements Target {
           });
         }
         const corrupt = this.deps.emuKnobs.corruptSaveCpu;
-        const report = applyUpdate(machine, p, {
+        const report = await applyUpdate(machine, p, {
           mode: req.mode,
           kind,
           timeoutMs: req.timeoutMs,
           confirm: req.confirm,
           checkSteps: 100_000,
-          keys: trustedKeys(p.config),
           now: this.deps.now,
           ...(corrupt !== null ? { tamper: (ram: Uint8Array) => damageSaveSlot(ram, corrupt) } : {}),
         });
@@ -249,9 +252,9 @@ export class EmuTarget implements Target {
   /** `fwup machine boot`: a cold boot of the firmware alone (the recovery boot, on demand). */
   async boot(): Promise<BootReport> {
     return this.guardAsync(async () => {
-      const p = this.open(true);
+      const p = await this.open(true);
       try {
-        return this.lastRecovery ?? this.guard(() => recoveryBoot(p, this.deps.now));
+        return this.lastRecovery ?? (await this.guardAsync(() => recoveryBoot(p, this.deps.now)));
       } finally {
         p.close();
       }
@@ -259,7 +262,7 @@ export class EmuTarget implements Target {
   }
 
   async history(): Promise<HistoryItem[]> {
-    const p = this.open(false);
+    const p = await this.open(false);
     try {
       return p.vars.history().map((h) => ({
         time: new Date(Number(h.time)).toISOString(),
@@ -276,7 +279,7 @@ export class EmuTarget implements Target {
   }
 
   async status(): Promise<TargetStatus> {
-    const p = this.open(false);
+    const p = await this.open(false);
     try {
       const boot = p.vars.bootState();
       const slots = Object.fromEntries(

@@ -2,7 +2,6 @@ import { createServer, type Socket } from 'node:net';
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { FwupError } from '../../errors/fwup-error.js';
 import { isPowerCut, type FaultPlan } from '../../storage/fault-flash.js';
-import { trustedKeys } from '../../machine/config.js';
 import { applyUpdate } from '../../machine/apply.js';
 import { activeFirmware } from '../../machine/boot-control.js';
 import type { EmulatedMachine } from '../../machine/machine.js';
@@ -76,13 +75,12 @@ export async function serveMachine(dir: string, deps: TargetDeps): Promise<void>
           const a = req.args as { mode: 'warm' | 'cold'; timeoutMs: number; confirm: boolean; faultPlan: FaultPlan | null; corruptSaveCpu: number | null };
           const p = open(a.faultPlan);
           try {
-            const report = applyUpdate(machine, p, {
+            const report = await applyUpdate(machine, p, {
               mode: a.mode,
               kind: req.op === 'apply' ? 'install' : 'rollback',
               timeoutMs: a.timeoutMs,
               confirm: a.confirm,
               checkSteps: 100_000,
-              keys: trustedKeys(p.config),
               now: deps.now,
               ...(a.corruptSaveCpu !== null ? { tamper: (ram: Uint8Array) => damageSaveSlot(ram, a.corruptSaveCpu!) } : {}),
             });
