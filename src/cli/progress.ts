@@ -1,4 +1,5 @@
 import type { Progress, ProgressTask } from '../core/context.js';
+import { importEsm } from '../util/import-esm.js';
 import { formatBytes } from '../util/units.js';
 
 /**
@@ -17,7 +18,7 @@ export function terminalProgress(stream: NodeJS.WriteStream, color: boolean): Pr
       // The rate is measured from the first update, not from zero: a resumed download reports its
       // starting offset first, so bytes from an earlier attempt do not inflate the rate and shrink the ETA.
       let baseline: { at: number; done: number } | null = null;
-      const load = import('ora').then(({ default: ora }) => {
+      const load = importEsm<typeof import('ora')>('ora').then(({ default: ora }) => {
         if (closed) return;
         spinner = ora({ text: pending ?? label, stream, color: color ? 'cyan' : false, isEnabled: true }).start();
       });

@@ -1,3 +1,5 @@
+import { importEsm } from '../util/import-esm.js';
+
 /** Text styling for the terminal. Chalk is loaded only when colour is on, so pipes and CI never pay for it. */
 export interface Style {
   bold(s: string): string;
@@ -16,7 +18,7 @@ function id(s: string): string {
 
 export async function makeStyle(color: boolean): Promise<Style> {
   if (!color) return plain;
-  const { Chalk } = await import('chalk');
+  const { Chalk } = await importEsm<typeof import('chalk')>('chalk');
   const c = new Chalk({ level: 1 });
   return { bold: c.bold, dim: c.dim, red: c.red, green: c.green, yellow: c.yellow, cyan: c.cyan };
 }

@@ -1,10 +1,9 @@
-import type { FileHandle } from 'node:fs/promises';
 import { FwupError } from '../errors/fwup-error.js';
 import { checkCapsuleHeader, parseCapsule, signedContent } from '../image/capsule-format.js';
 import { capsuleHeaderLayout } from '../image/capsule-layouts.js';
 import { capsuleImageReport } from '../image/capsule-report.js';
 import { loadTrustStore, verifyCapsuleSignature, type CapsuleSignatureVerdict } from '../image/capsule-verify.js';
-import { readAt } from './files.js';
+import type { ReadOnlyFile } from './files.js';
 import type { ImageFile, ReadImageOptions } from './image-reader.js';
 
 const CHUNK_BYTES = 1 << 20;
@@ -15,14 +14,14 @@ const CHUNK_BYTES = 1 << 20;
  * progress), parse it with edk2's rules, and verify every signed payload against the trusted
  * certificates. Loaded with import() by image-reader, so nothing here costs a non-capsule command.
  */
-export async function readCapsuleFile(path: string, fh: FileHandle, fileSize: number, opts: ReadImageOptions): Promise<ImageFile> {
+export async function readCapsuleFile(path: string, fh: ReadOnlyFile, fileSize: number, opts: ReadImageOptions): Promise<ImageFile> {
   const head = Buffer.alloc(Math.min(fileSize, capsuleHeaderLayout.size));
-  await readAt(fh, head, head.length, 0);
+  fh.read(head, head.length, 0);
   const header = checkCapsuleHeader(head, fileSize);
 
   const bytes = Buffer.allocUnsafe(fileSize);
   for (let pos = 0; pos < fileSize; ) {
-    const n = await readAt(fh, bytes.subarray(pos, Math.min(fileSize, pos + CHUNK_BYTES)), Math.min(CHUNK_BYTES, fileSize - pos), pos);
+    const n = fh.read(bytes.subarray(pos, Math.min(fileSize, pos + CHUNK_BYTES)), Math.min(CHUNK_BYTES, fileSize - pos), pos);
     if (n === 0) throw new FwupError('IMAGE_TRUNCATED', `${path} shrank while it was read (at byte ${pos})`);
     if (opts.onChunk) await opts.onChunk(bytes.subarray(pos, pos + n), pos);
     pos += n;

@@ -1,4 +1,3 @@
-import type { FileHandle } from 'node:fs/promises';
 import { FwupError } from '../errors/fwup-error.js';
 import { Digester } from '../util/digest.js';
 import { fwupHeaderLayout, fwupHeaderSize, fwupReport, parseFwupHeader } from '../image/fwup-format.js';
@@ -7,9 +6,11 @@ import { DETECT_BYTES, requireFormat } from '../image/registry.js';
 import type { PublicKey } from '../image/keys.js';
 import type { TrustedCertificateInput } from '../image/capsule-verify.js';
 import type { FormatName, ImageReport } from '../image/report.js';
-import { openOrFail, readAt } from './files.js';
+import { ReadOnlyFile, yieldToEventLoop } from './files.js';
 
 export const CHUNK_BYTES = 1 << 20;
+/** Bytes between yields to the event loop (so a progress spinner keeps turning). */
+const YIELD_EVERY = 32 << 20;
 
 export interface ReadImageOptions {
   /** Keys to check a signature against; null = report 'not-verified'. */
@@ -43,14 +44,13 @@ export interface ImageFile {
  * exists twice in memory.
  */
 export async function readImageFile(path: string, opts: ReadImageOptions): Promise<ImageFile> {
-  const fh = await openOrFail(path, 'r', 'read');
+  const fh = ReadOnlyFile.open(path, 'read');
   try {
-    const stat = await fh.stat();
-    if (!stat.isFile()) throw new FwupError('USAGE', `${path} is not a regular file`);
+    if (!fh.isFile) throw new FwupError('USAGE', `${path} is not a regular file`);
     const name = opts.name ?? path;
-    const fileSize = stat.size;
+    const fileSize = fh.size;
     const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(fileSize, fwupHeaderLayout.size)));
-    const headLen = await readAt(fh, buf, Math.min(buf.length, fileSize), 0);
+    const headLen = fh.read(buf, Math.min(buf.length, fileSize), 0);
     const format = requireFormat(buf.subarray(0, Math.min(headLen, DETECT_BYTES)), name, opts.raw !== undefined);
 
     switch (format) {
@@ -67,18 +67,18 @@ export async function readImageFile(path: string, opts: ReadImageOptions): Promi
       }
     }
   } finally {
-    await fh.close();
+    fh.close();
   }
 }
 
-async function readFwup(path: string, fh: FileHandle, fileSize: number, head: Buffer, opts: ReadImageOptions): Promise<ImageFile> {
+async function readFwup(path: string, fh: ReadOnlyFile, fileSize: number, head: Buffer, opts: ReadImageOptions): Promise<ImageFile> {
   const headerSize = fwupHeaderSize(head);
   let header: Buffer;
   if (headerSize <= head.length) {
     header = Buffer.from(head.subarray(0, headerSize));
   } else {
     header = Buffer.alloc(headerSize);
-    const got = await readAt(fh, header, headerSize, 0);
+    const got = fh.read(header, headerSize, 0);
     header = header.subarray(0, got);
   }
   const parsed = parseFwupHeader(header);
@@ -101,7 +101,7 @@ async function readFwup(path: string, fh: FileHandle, fileSize: number, head: Bu
  * Stream [start, end) through `onChunk`, hashing only the bytes from `hashFrom` on (the payload).
  */
 async function streamDigest(
-  fh: FileHandle,
+  fh: ReadOnlyFile,
   start: number,
   end: number,
   opts: ReadImageOptions,
@@ -110,13 +110,14 @@ async function streamDigest(
 ): Promise<{ length: number; crc32: number; sha256: string }> {
   const d = new Digester();
   for (let pos = start; pos < end; ) {
-    const n = await readAt(fh, buf, Math.min(buf.length, end - pos), pos);
+    const n = fh.read(buf, Math.min(buf.length, end - pos), pos);
     if (n === 0) throw new FwupError('IMAGE_TRUNCATED', `file shrank while it was read (at byte ${pos})`);
     const chunk = buf.subarray(0, n);
     if (pos + n > hashFrom) d.update(pos >= hashFrom ? chunk : chunk.subarray(hashFrom - pos));
     if (opts.onChunk) await opts.onChunk(chunk, pos);
     pos += n;
     opts.onProgress?.(pos - start, end - start);
+    if (((pos - start) & (YIELD_EVERY - 1)) < n) await yieldToEventLoop();
   }
   return d.digest();
 }

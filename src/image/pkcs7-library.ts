@@ -1,4 +1,5 @@
 import { webcrypto } from 'node:crypto';
+import { importEsm } from '../util/import-esm.js';
 
 /**
  * pkijs (PKCS#7/CMS and X.509 over WebCrypto), loaded on first use only. Why lazily: `fwup --version`
@@ -19,7 +20,7 @@ let loading: Promise<Pkcs7Library> | null = null;
 
 export function loadPkcs7Library(): Promise<Pkcs7Library> {
   loading ??= (async () => {
-    const [pkijs, asn1js] = await Promise.all([import('pkijs'), import('asn1js')]);
+    const [pkijs, asn1js] = await Promise.all([importEsm<Pkijs>('pkijs'), importEsm<Asn1js>('asn1js')]);
     const engine = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as ConstructorParameters<Pkijs['CryptoEngine']>[0]['crypto'] });
     return { pkijs, asn1js, engine };
   })();

@@ -1,0 +1,10 @@
+/**
+ * import() of an ES-only package (chalk, ora, execa, pkijs). bin/fwup.js runs the bundle compiled from a
+ * V8 code cache, and in Node 20 code compiled from a cache loses its import() callback; the shim
+ * therefore lends its own import() as `globalThis.__fwupImport`. Everywhere else (tests, library use)
+ * this is a plain import().
+ */
+export function importEsm<T>(specifier: string): Promise<T> {
+  const host = (globalThis as { __fwupImport?: (s: string) => Promise<unknown> }).__fwupImport;
+  return (host ? host(specifier) : import(specifier)) as Promise<T>;
+}
