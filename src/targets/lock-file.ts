@@ -1,5 +1,6 @@
 import { open, readFile, unlink, stat } from 'node:fs/promises';
 import { FwupError } from '../errors/fwup-error.js';
+import { processAlive } from './process-alive.js';
 
 const POLL_MS = 20;
 const BREAKER_STALE_MS = 5000;
@@ -49,22 +50,13 @@ async function readPid(path: string): Promise<number | null> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function breakIfStale(path: string): Promise<void> {
   const pid = await readPid(path);
   if (pid === null) {
     // Being written right now, or empty after a crash between create and write: stale only if old.
     const s = await stat(path).catch(() => null);
     if (!s || Date.now() - s.mtimeMs < BREAKER_STALE_MS) return;
-  } else if (alive(pid)) {
+  } else if (processAlive(pid)) {
     return;
   }
   const breaker = `${path}.break`;

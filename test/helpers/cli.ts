@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
+import { SeededRandom } from '../../src/storage/fault-flash.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 export const FWUP_BIN = join(REPO_ROOT, 'bin', 'fwup.js');
@@ -59,37 +60,18 @@ export async function hashTree(dir: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Deterministic pseudo-random bytes (xorshift), so fixtures and fuzz runs are reproducible. */
+/** Deterministic pseudo-random bytes, from the same seeded generator the fault wrapper uses. */
 export function prngBytes(seed: number, n: number): Buffer {
+  const r = new SeededRandom(seed || 0x9e3779b9);
   const out = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
+  for (let i = 0; i < n; i++) out[i] = r.next() & 0xff;
   return out;
 }
 
-export class Rng {
-  private x: number;
-  constructor(seed: number) {
-    this.x = seed >>> 0 || 1;
-  }
-  next(): number {
-    let x = this.x;
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.x = x >>> 0;
-    return this.x;
-  }
+/** A seeded random source for tests: SeededRandom with the names tests read best. */
+export class Rng extends SeededRandom {
   int(n: number): number {
-    return this.next() % n;
+    return this.below(n);
   }
 }
 

@@ -1,30 +1,19 @@
 import { fetchImage } from '../../core/fetch-image.js';
 import { FwupError } from '../../errors/fwup-error.js';
-import { formatBytes, parseSeconds, parseSize, parseUint } from '../../util/units.js';
-import { parseVersion } from '../../util/version.js';
+import { formatBytes } from '../../util/units.js';
+import { downloadFromOptions, rawFromOptions } from '../option-values.js';
 import type { CommandModule } from '../command-table.js';
 import { VERSION } from '../main.js';
 import { signatureText, table } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, [url], opts) => {
   if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'fetch needs -o/--output FILE');
-  const raw =
-    typeof opts.version === 'string'
-      ? (() => {
-          const v = parseVersion(opts.version);
-          return { version: v.display, versionNumber: v.number, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
-        })()
-      : undefined;
+  const raw = rawFromOptions(opts);
   const r = await fetchImage(ctx, url!, {
     output: opts.output,
     keyFiles: (opts.key as string[]) ?? [],
-    ...(typeof opts.sha256 === 'string' ? { sha256: opts.sha256 } : {}),
     ...(raw ? { raw } : {}),
-    headersTimeoutMs: parseSeconds(String(opts.timeout), '--timeout'),
-    idleTimeoutMs: parseSeconds(String(opts.idleTimeout), '--idle-timeout'),
-    maxBytes: parseSize(String(opts.maxSize), '--max-size'),
-    maxRedirects: parseUint(String(opts.maxRedirects), '--max-redirects', 8),
-    allowInsecureRedirect: Boolean(opts.allowHttpRedirect),
+    ...downloadFromOptions(opts),
     userAgent: `fwup/${VERSION}`,
   });
   return {

@@ -1,16 +1,10 @@
 import { inspect } from '../../core/inspect.js';
-import { parseVersion } from '../../util/version.js';
+import { rawFromOptions } from '../option-values.js';
 import type { CommandModule } from '../command-table.js';
 import { imageReportText } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, [image], opts) => {
-  const raw =
-    typeof opts.version === 'string'
-      ? (() => {
-          const v = parseVersion(opts.version);
-          return { version: v.display, versionNumber: v.number, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
-        })()
-      : undefined;
+  const raw = rawFromOptions(opts);
   const r = await inspect(ctx, image!, { keys: (opts.key as string[]) ?? [], certs: (opts.cert as string[]) ?? [], ...(raw ? { raw } : {}) });
   const capsule = r.report.capsule;
   // The capsule renderer is loaded only for a capsule, like the rest of the capsule code.

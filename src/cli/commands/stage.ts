@@ -1,31 +1,18 @@
 import { stage } from '../../core/stage.js';
-import { parseVersion } from '../../util/version.js';
-import { formatBytes, parseSeconds, parseSize, parseUint } from '../../util/units.js';
+import { formatBytes } from '../../util/units.js';
+import { downloadFromOptions, rawFromOptions } from '../option-values.js';
 import type { CommandModule } from '../command-table.js';
 import { signatureText, table } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
-  const raw =
-    typeof opts.version === 'string'
-      ? (() => {
-          const v = parseVersion(opts.version);
-          return { version: v.display, versionNumber: v.number, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
-        })()
-      : undefined;
+  const raw = rawFromOptions(opts);
   const r = await stage(ctx, image!, {
     ...(g.target ? { target: g.target } : {}),
     allowOlder: Boolean(opts.allowOlder),
     allowUnsigned: Boolean(opts.allowUnsigned),
     allowReinstall: Boolean(opts.allowReinstall),
     ...(raw ? { raw } : {}),
-    download: {
-      ...(typeof opts.sha256 === 'string' ? { sha256: opts.sha256 } : {}),
-      headersTimeoutMs: parseSeconds(String(opts.timeout), '--timeout'),
-      idleTimeoutMs: parseSeconds(String(opts.idleTimeout), '--idle-timeout'),
-      maxBytes: parseSize(String(opts.maxSize), '--max-size'),
-      maxRedirects: parseUint(String(opts.maxRedirects), '--max-redirects', 8),
-      allowInsecureRedirect: Boolean(opts.allowHttpRedirect),
-    },
+    download: downloadFromOptions(opts),
   });
   return {
     data: r,

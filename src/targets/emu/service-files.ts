@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../process-alive.js';
 
 /** Where a running machine service keeps its pid, control socket and log (inside the machine directory). */
 export function serviceFiles(dir: string): { pid: string; socket: string; log: string } {
@@ -11,17 +12,8 @@ export function runningServicePid(dir: string): number | null {
   const f = serviceFiles(dir);
   if (!existsSync(f.pid)) return null;
   const pid = Number(readFileSync(f.pid, 'utf8').trim());
-  if (Number.isInteger(pid) && pid > 0 && alive(pid) && existsSync(f.socket)) return pid;
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid) && existsSync(f.socket)) return pid;
   rmSync(f.pid, { force: true });
   rmSync(f.socket, { force: true });
   return null;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
