@@ -1,9 +1,10 @@
 import { availableParallelism as osAvailableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EXIT, EXIT_MEANINGS, type ExitCode } from '../errors/exit-codes.js';
 import { exitCodeFor } from '../errors/codes.js';
 import { FwupError } from '../errors/fwup-error.js';
 import type { Context, Logger } from '../core/context.js';
+import type { Exec } from '../targets/exec.js';
 import { noProgress } from '../core/context.js';
 import { COMMANDS, type CommandSpec } from './command-table.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
@@ -23,11 +24,15 @@ export interface Io {
   cwd: string;
   stdout: OutStream;
   stderr: OutStream;
+  /** The process's user id (0 = root); absent or negative where unknown. */
+  uid?: number;
+  /** Runs helper programs instead of execa: tests inject a recorder where a real program must not run. */
+  exec?: Exec;
 }
 
 function exitCodeHelp(): string {
   const rows = EXIT_MEANINGS.map(([code, name, meaning]) => `  ${String(code).padStart(3)}  ${name.padEnd(14)} ${meaning}`);
-  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md)\n`;
+  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md), FWUP_REBOOT_COMMAND (replaces systemctl reboot / reboot: tests, unusual systems)\n`;
 }
 
 function wantsJson(argv: string[]): boolean {
@@ -47,7 +52,8 @@ export async function main(io: Io): Promise<ExitCode> {
       .option('-q, --quiet', 'print only errors')
       .option('-v, --verbose', 'print more detail (and stack traces of internal errors)')
       .option('--no-color', 'no colours (also: NO_COLOR)')
-      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROG, uefi (default: FWUP_TARGET)'));
+      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi (default: FWUP_TARGET)'))
+      .addOption(new Option('--sysroot <dir>', 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)'));
 
   const program = addGlobals(
     new Command('fwup')
@@ -94,6 +100,8 @@ export async function main(io: Io): Promise<ExitCode> {
         color: flag('color') !== false && !io.env.NO_COLOR && Boolean(io.stdout.isTTY) && !json,
         target: typeof targetFlag === 'string' ? targetFlag : io.env.FWUP_TARGET || undefined,
       };
+      const sysroot = flag('sysroot');
+      if (typeof sysroot === 'string') global.sysroot = sysroot;
       const mod = await spec.load();
       const ctx = makeContext(io, global);
       outcome = { outcome: await mod.run(ctx, args, self.opts(), global), global };
@@ -185,6 +193,9 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     hostCpus: cpus ?? hostCpuCount(),
     cacheDir: join(io.env.XDG_CACHE_HOME || join(home, '.cache'), 'fwup'),
     stateDir: join(io.env.XDG_STATE_HOME || join(home, '.local', 'state'), 'fwup'),
+    sysroot: resolve(io.cwd, g.sysroot ?? '/'),
+    isRoot: io.uid === 0,
+    ...(io.exec ? { exec: io.exec } : {}),
   };
 }
 
@@ -240,5 +251,6 @@ export async function runFromProcess(): Promise<void> {
     cwd: process.cwd(),
     stdout: process.stdout,
     stderr: process.stderr,
+    uid: process.getuid?.() ?? -1,
   });
 }

@@ -1,7 +1,7 @@
 import { checkPolicy } from '../image/policy.js';
 import type { RawMetadata } from '../image/raw-format.js';
 import { crc32 } from '../util/crc32.js';
-import type { StageResult } from '../targets/target.js';
+import type { StageResult, TargetOptions } from '../targets/target.js';
 import type { ImageReport } from '../image/report.js';
 import { resolvePath, type Context } from './context.js';
 import { readImageFile } from './image-reader.js';
@@ -14,7 +14,14 @@ export interface StageOptions {
   allowReinstall: boolean;
   /** Accept a raw payload of this version. */
   raw?: RawMetadata;
+  /** Validate and list what would be written; write nothing. */
+  dryRun?: boolean;
+  /** How to reach a hardware target (--region, --sudo, --capsule-delivery, …). */
+  targetOptions?: TargetOptions;
 }
+
+/** A raw image on a target that needs no version for it (a whole-chip flash dump has none). */
+const UNVERSIONED_RAW: RawMetadata = { version: 'unversioned', versionNumber: 0, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
 
 export interface StageOutcome extends StageResult {
   target: string;
@@ -27,14 +34,16 @@ export interface StageOutcome extends StageResult {
  */
 export async function stage(ctx: Context, imagePath: string, opts: StageOptions): Promise<StageOutcome> {
   const path = resolvePath(ctx, imagePath);
-  const target = await resolveTarget(ctx, opts.target);
+  const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
+  const dryRun = opts.dryRun ?? false;
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
+    const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
     const task = ctx.progress.start(`verifying ${imagePath}`);
     let fileCrc = 0;
     const file = await readImageFile(path, {
       keys: facts.trustedKeys,
-      ...(opts.raw ? { raw: opts.raw } : {}),
+      ...(raw ? { raw } : {}),
       onChunk: (chunk) => {
         fileCrc = crc32(chunk, fileCrc);
       },
@@ -43,11 +52,17 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     task.succeed();
     const refusal = checkPolicy(file.report, facts, opts, imagePath);
     if (refusal) throw refusal;
-    const write = ctx.progress.start(`staging ${imagePath}`, file.fileSize);
+    const write = ctx.progress.start(dryRun ? `planning ${imagePath}` : `staging ${imagePath}`, file.fileSize);
     try {
       const result = await target.stage(
         { path, format: file.format, size: file.fileSize, report: file.report, fileCrc32: fileCrc },
-        { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, onProgress: (d) => write.update(d) },
+        {
+          allowOlder: opts.allowOlder,
+          allowUnsigned: opts.allowUnsigned,
+          allowReinstall: opts.allowReinstall,
+          dryRun,
+          onProgress: (d) => write.update(d),
+        },
       );
       write.succeed();
       return { ...result, target: target.spec, image: { path, ...file.report } };
