@@ -2,6 +2,7 @@ import { constants, open, rename, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FwupError } from '../errors/fwup-error.js';
 import { displayArgv, spawnFailure, type Exec } from './exec.js';
+import type { PlannedAction } from './plan.js';
 import { SUDO, sudoRefusal, type Route } from './privilege.js';
 
 /**
@@ -19,8 +20,7 @@ export class HostFiles {
    */
   async writeInPlace(path: string, data: Buffer, route: Route, create: boolean): Promise<void> {
     if (route === 'sudo') {
-      // dd reads all of stdin into one block (iflag=fullblock) and writes it with one write().
-      await this.sudo(['dd', `of=${path}`, `bs=${Math.max(1, data.length)}`, 'count=1', 'iflag=fullblock', 'conv=notrunc', 'status=none'], data);
+      await this.sudo(HostFiles.ddInPlace(path, data.length), data);
       return;
     }
     const fh = await open(path, constants.O_WRONLY | (create ? constants.O_CREAT : 0), 0o644);
@@ -41,11 +41,9 @@ export class HostFiles {
 
   /** Replace a regular file atomically (temporary file, fsync, rename): a capsule on the ESP. */
   async replaceFile(path: string, data: Buffer, route: Route): Promise<void> {
-    const tmp = join(dirname(path), `.${basename(path)}.fwup-tmp`);
+    const tmp = tmpBeside(path);
     if (route === 'sudo') {
-      await this.sudo(['mkdir', '-p', dirname(path)]);
-      await this.sudo(['dd', `of=${tmp}`, 'bs=1M', 'iflag=fullblock', 'conv=fsync', 'status=none'], data);
-      await this.sudo(['mv', '-f', tmp, path]);
+      for (const argv of HostFiles.replaceSteps(path)) await this.sudo(argv, argv[0] === 'dd' ? data : undefined);
       return;
     }
     await mkdir(dirname(path), { recursive: true });
@@ -69,9 +67,24 @@ export class HostFiles {
     });
   }
 
-  /** argv of the sudo route, for --dry-run listings. */
-  static sudoArgv(argv: readonly string[]): string[] {
-    return [...SUDO, ...argv];
+  /** dd reads all of stdin into one block (iflag=fullblock) and writes it with one write(), in place. */
+  static ddInPlace(path: string, length: number): string[] {
+    return ['dd', `of=${path}`, `bs=${Math.max(1, length)}`, 'count=1', 'iflag=fullblock', 'conv=notrunc', 'status=none'];
+  }
+
+  static replaceSteps(path: string): string[][] {
+    const tmp = tmpBeside(path);
+    return [['mkdir', '-p', dirname(path)], ['dd', `of=${tmp}`, 'bs=1M', 'iflag=fullblock', 'conv=fsync', 'status=none'], ['mv', '-f', tmp, path]];
+  }
+
+  /**
+   * What a write is, for the action log: a direct write is a file write; through sudo it is the exact
+   * commands that run (the data arrives on their stdin).
+   */
+  static actions(op: 'in-place' | 'replace' | 'remove', path: string, bytes: number, route: Route, purpose: string): PlannedAction[] {
+    if (route === 'direct') return [op === 'remove' ? { kind: 'remove', path, purpose } : { kind: 'write', path, bytes, purpose }];
+    const steps = op === 'in-place' ? [HostFiles.ddInPlace(path, bytes)] : op === 'replace' ? HostFiles.replaceSteps(path) : [['rm', '-f', path]];
+    return steps.map((argv) => ({ kind: 'exec' as const, argv: [...SUDO, ...argv], purpose }));
   }
 
   private async sudo(argv: string[], input?: Buffer): Promise<void> {
@@ -86,6 +99,10 @@ export class HostFiles {
     if (errno) throw Object.assign(new Error(`${displayArgv(full)}: ${out.trim()}`), { code: errno });
     throw new FwupError('HELPER_FAILED', `${displayArgv(full)} failed (exit ${r.exitCode}): ${out.trim()}`);
   }
+}
+
+function tmpBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.fwup-tmp`);
 }
 
 /** dd and coreutils print strerror(); turn it back into the errno name the callers map. */

@@ -40,7 +40,7 @@ export async function rebootHost(deps: TargetDeps, mode: 'warm' | 'cold', sudo: 
   if (hasMode) {
     const route = await routeForWrite(modeFile, true, sudo, `the kernel's reboot mode, to ask for a ${mode} reboot`);
     const data = Buffer.from(`${mode}\n`);
-    await log.run({ kind: 'write', path: modeFile, bytes: data.length, purpose: `reboot mode "${mode}"` }, () => files.writeInPlace(modeFile, data, route, false));
+    await log.runAll(HostFiles.actions('in-place', modeFile, data.length, route, `reboot mode "${mode}"`), () => files.writeInPlace(modeFile, data, route, false));
   } else {
     deps.log.warn(`${modeFile} does not exist (Linux before 5.11): the reboot uses the kernel's default mode, not "${mode}"`);
   }

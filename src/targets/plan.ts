@@ -21,6 +21,12 @@ export class ActionLog {
     return this.dryRun ? undefined : fn();
   }
 
+  /** Record several actions done by one step (a write through sudo is several commands); run `fn` unless dry. */
+  async runAll<T>(actions: PlannedAction[], fn: () => Promise<T>): Promise<T | undefined> {
+    this.actions.push(...actions);
+    return this.dryRun ? undefined : fn();
+  }
+
   /** Record an action that is only described (the emulated target's flash writes, checks). */
   note(action: PlannedAction): void {
     this.actions.push(action);

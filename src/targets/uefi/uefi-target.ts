@@ -144,9 +144,10 @@ export class UefiTarget implements Target {
       deliveredTo = choice.loaderPath;
       const route = await routeForWrite(deliveredTo, true, this.opts.sudo, 'the kernel capsule loader');
       writes = [
-        () => log.run({ kind: 'write', path: deliveredTo, bytes: bytes.length, purpose: 'the whole capsule to the kernel, which hands it to the firmware' }, () =>
-          writeToLoader(deliveredTo, bytes, route, this.files),
-        ).then(() => {}),
+        () =>
+          log.runAll(HostFiles.actions('in-place', deliveredTo, bytes.length, route, 'the whole capsule to the kernel, which hands it to the firmware'), () =>
+            writeToLoader(deliveredTo, bytes, route, this.files),
+          ).then(() => {}),
       ];
     } else {
       deliveredTo = join(choice.esp!, UPDATE_CAPSULE_DIR, capsuleFileName(entries[0]!.fwClass));
@@ -155,11 +156,12 @@ export class UefiTarget implements Target {
       const change = osInd;
       const varRoute = change.before === change.after ? null : await routeForWrite(change.path, change.exists, this.opts.sudo, 'OsIndications');
       writes = [
-        () => log.run({ kind: 'write', path: deliveredTo, bytes: bytes.length, purpose: 'the capsule, for the firmware to load from \\EFI\\UpdateCapsule' }, () =>
-          this.files.replaceFile(deliveredTo, bytes, fileRoute).catch((e: unknown) => {
-            throw espWriteError(e, deliveredTo);
-          }),
-        ).then(() => {}),
+        () =>
+          log.runAll(HostFiles.actions('replace', deliveredTo, bytes.length, fileRoute, 'the capsule, for the firmware to load from \\EFI\\UpdateCapsule'), () =>
+            this.files.replaceFile(deliveredTo, bytes, fileRoute).catch((e: unknown) => {
+              throw espWriteError(e, deliveredTo);
+            }),
+          ).then(() => {}),
         // The flag goes last: the firmware is never told to look for a capsule that is not there yet.
         () => (varRoute ? this.writeVariable(log, change, varRoute, 'set EFI_OS_INDICATIONS_FILE_CAPSULE_DELIVERY_SUPPORTED') : Promise.resolve()),
       ];
@@ -185,9 +187,8 @@ export class UefiTarget implements Target {
     for (const w of writes) await w();
     if (staged?.delivery === 'disk' && staged.deliveredTo !== deliveredTo) {
       const old = staged.deliveredTo;
-      await log.run({ kind: 'remove', path: old, purpose: 'the capsule staged before, replaced by this one' }, async () =>
-        this.files.remove(old, await routeForWrite(old, true, this.opts.sudo, 'the capsule staged before')),
-      );
+      const route = await routeForWrite(old, true, this.opts.sudo, 'the capsule staged before');
+      await log.runAll(HostFiles.actions('remove', old, 0, route, 'the capsule staged before, replaced by this one'), () => this.files.remove(old, route));
     }
     opts.onProgress?.(bytes.length, bytes.length);
     if (pending) await this.archive(log, pending, 'superseded');
@@ -209,7 +210,8 @@ export class UefiTarget implements Target {
   private async writeVariable(log: ActionLog, change: OsIndicationsChange, route: Route, purpose: string): Promise<void> {
     const immutable = change.exists && (await isEfivarfs(this.deps.sysroot));
     if (immutable) await this.chattr(log, '-i', change.path, route);
-    await log.run({ kind: 'write', path: change.path, bytes: change.bytes.length, purpose: `${purpose}: OsIndications ${change.before === null ? 'unset' : hex64(change.before)} -> ${hex64(change.after)}` }, () =>
+    const what = `${purpose}: OsIndications ${change.before === null ? 'unset' : hex64(change.before)} -> ${hex64(change.after)}`;
+    await log.runAll(HostFiles.actions('in-place', change.path, change.bytes.length, route, what), () =>
       this.files.writeInPlace(change.path, change.bytes, route, !change.exists).catch((e: unknown) => {
         throw variableWriteError(e, change.path);
       }),
@@ -237,9 +239,16 @@ export class UefiTarget implements Target {
     }
     const log = new ActionLog(false);
     await this.files.remove(rec.deliveredTo, await routeForWrite(rec.deliveredTo, true, this.opts.sudo, 'the capsule on the ESP'));
-    // Clear the flag only if fwup set it: a bit the system had before stays.
-    const hadBit = rec.osIndications?.before != null && (BigInt(rec.osIndications.before) & FILE_CAPSULE_DELIVERY) !== 0n;
-    if (!hadBit) {
+    // Undo only what fwup did: a bit the system had set stays; a variable fwup created goes.
+    const before = rec.osIndications?.before ?? null;
+    if (before === null) {
+      const v = await readVariable(this.deps.sysroot, 'OsIndications');
+      if (v) {
+        const route = await routeForWrite(v.path, true, this.opts.sudo, 'OsIndications');
+        if (await isEfivarfs(this.deps.sysroot)) await this.chattr(log, '-i', v.path, route);
+        await this.files.remove(v.path, route);
+      }
+    } else if ((BigInt(before) & FILE_CAPSULE_DELIVERY) === 0n) {
       const change = await osIndicationsWithout(this.deps.sysroot, FILE_CAPSULE_DELIVERY);
       if (change) await this.writeVariable(log, change, await routeForWrite(change.path, true, this.opts.sudo, 'OsIndications'), 'clear the capsule-on-disk request');
     }
