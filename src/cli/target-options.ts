@@ -17,7 +17,9 @@ export const HW_OPTIONS = {
 export function targetOptionsFrom(opts: Record<string, unknown>): TargetOptions {
   const delivery = typeof opts.capsuleDelivery === 'string' ? opts.capsuleDelivery : 'auto';
   if (delivery !== 'auto' && delivery !== 'loader' && delivery !== 'disk') {
-    throw new FwupError('USAGE', `--capsule-delivery ${delivery}: choose auto, loader or disk`);
+    throw new FwupError('USAGE', `--capsule-delivery ${delivery}: choose auto, loader or disk`, {
+      hint: 'auto uses the kernel loader when present, else a capsule on the ESP',
+    });
   }
   return {
     ...DEFAULT_TARGET_OPTIONS,

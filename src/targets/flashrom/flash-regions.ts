@@ -14,21 +14,22 @@ export function regionSize(r: FlashRegion): number {
 
 /**
  * A flashrom layout file: one region per line, "START:END NAME" with hexadecimal offsets (0x optional),
- * END inclusive; blank lines and # comments ignored (flashrom's layout.c reads the same syntax).
+ * END inclusive; blank lines are skipped. flashrom 1.3 reads it with fscanf and knows no comments, so
+ * neither does fwup: a file flashrom would reject is refused at stage, before anything is written.
  */
 export function parseLayoutFile(text: string, path: string): FlashRegion[] {
   const regions: FlashRegion[] = [];
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*/, '').trim();
+    const line = raw.trim();
     if (!line) return;
     const m = /^(?:0x)?([0-9a-f]+):(?:0x)?([0-9a-f]+)\s+(\S+)$/i.exec(line);
     if (!m) {
       throw new FwupError('USAGE', `${path}:${i + 1}: not a layout line: ${JSON.stringify(raw)}`, {
-        hint: 'each line is START:END NAME in hexadecimal, e.g. 00800000:00ffffff bios',
+        hint: 'each line is START:END NAME in hexadecimal, e.g. 00800000:00ffffff bios (flashrom layout files have no comments)',
       });
     }
     const r = { name: m[3]!, start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16) };
-    if (r.end < r.start) throw new FwupError('USAGE', `${path}:${i + 1}: region ${r.name} ends before it starts`);
+    if (r.end < r.start) throw new FwupError('USAGE', `${path}:${i + 1}: region ${r.name} ends before it starts`, { hint: 'END is the last byte of the region, inclusive' });
     regions.push(r);
   });
   return regions;

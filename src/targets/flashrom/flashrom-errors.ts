@@ -60,13 +60,14 @@ const RULES: readonly Rule[] = [
   },
 ];
 
-/** flashrom's own verdict about the chip after a failed write. */
-export type ChipState = 'unchanged' | 'unknown' | 'not-said';
+/** The chip after a failed flashrom run, from flashrom's own words. */
+export type ChipState = 'unchanged' | 'unknown';
 
 export function chipStateAfterFailure(output: string): ChipState {
+  // flashrom checks after a failed erase/write and says so; before it starts erasing, nothing was touched.
   if (/writing to the flash chip apparently didn't do anything/.test(output)) return 'unchanged';
-  if (/Your flash chip is in an unknown state/.test(output)) return 'unknown';
-  return 'not-said';
+  if (!/Erasing and writing flash chip/.test(output)) return 'unchanged';
+  return 'unknown';
 }
 
 /** The FwupError for a flashrom run that exited non-zero (`output` = stderr then stdout). */
@@ -74,7 +75,7 @@ export function flashromError(argv: readonly string[], exitCode: number | null, 
   const refused = sudoRefusal(argv, output);
   if (refused) return refused;
   const lines = errorLines(output);
-  const details = { command: argv, exitCode, output: lines };
+  const details = { command: argv, exitCode, output: lines, chipState: chipStateAfterFailure(output) };
   for (const r of RULES) {
     const m = output.match(r.match);
     if (m) return new FwupError(r.code, `${r.message(m)} (${displayArgv(argv)})`, { hint: r.hint, details });

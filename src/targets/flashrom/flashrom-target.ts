@@ -13,7 +13,6 @@ import type {
   ApplyOutcome, ApplyRequest, HistoryItem, StageOptions, StageResult, StagedSummary, Target, TargetDeps, TargetFacts,
   TargetOptions, TargetStatus, VerifiedImage,
 } from '../target.js';
-import { chipStateAfterFailure } from './flashrom-errors.js';
 import { FlashromCli, programmerNeedsRoot, type RegionSelector } from './flashrom-cli.js';
 import type { BlockCounts } from './flashrom-output.js';
 import { findRegion, ifdRegions, parseLayoutFile, regionSize, type FlashRegion } from './flash-regions.js';
@@ -198,12 +197,20 @@ export class FlashromTarget implements Target {
   private async selection(chipSize: number): Promise<{ region: FlashRegion | null; ifd: boolean; layoutFile: string | null }> {
     const { region, layout, ifd } = this.opts;
     if (!region) {
-      if (layout || ifd) throw new FwupError('USAGE', '--layout and --ifd choose where a region is: name it with --region NAME');
+      if (layout || ifd) {
+        throw new FwupError('USAGE', '--layout and --ifd say where regions are: name the one to write with --region NAME', {
+          hint: 'without --region, fwup writes the whole chip and needs a chip-sized image',
+        });
+      }
       return { region: null, ifd: false, layoutFile: null };
     }
-    if (layout && ifd) throw new FwupError('USAGE', 'give either --layout FILE or --ifd, not both');
+    if (layout && ifd) throw new FwupError('USAGE', 'give either --layout FILE or --ifd, not both', { hint: '--ifd reads the regions from the chip itself' });
     if (ifd) return { region: null, ifd: true, layoutFile: null };
-    if (!layout) throw new FwupError('USAGE', `--region ${region} needs the layout: --layout FILE, or --ifd`);
+    if (!layout) {
+      throw new FwupError('USAGE', `--region ${region} needs to know where the regions are`, {
+        hint: 'add --layout FILE (flashrom layout: START:END NAME lines), or --ifd for an Intel Flash Descriptor',
+      });
+    }
     const path = isAbsolute(layout) ? layout : resolve(this.deps.cwd, layout);
     let text: string;
     try {
@@ -311,15 +318,14 @@ export class FlashromTarget implements Target {
         );
       } catch (e) {
         if (e instanceof FwupError) {
-          const output = ((e.details?.output as string[] | undefined) ?? []).join('\n');
-          if (chipStateAfterFailure(output) !== 'unchanged') {
+          if (e.details?.chipState !== 'unchanged') {
             keepBackup = true;
             throw new FwupError(e.code, e.message, {
-              hint: `${e.hint ?? ''} The chip may be partly written: its previous content is saved; restore it with \`fwup rollback --target ${this.spec}\` before rebooting.`.trim(),
+              hint: `${e.hint ?? ''}. The chip may be partly written: its previous content is saved; restore it with \`fwup rollback --target ${this.spec}\` before rebooting.`,
               details: { ...e.details, chip: 'unknown state' },
             });
           }
-          throw new FwupError(e.code, e.message, { hint: `${e.hint ?? ''} flashrom reports that the chip was not changed.`.trim(), details: { ...e.details, chip: 'unchanged' } });
+          throw new FwupError(e.code, e.message, { hint: `${e.hint ?? ''}. flashrom reports that the chip was not changed.`, details: { ...e.details, chip: 'unchanged' } });
         }
         throw e;
       }
