@@ -1,12 +1,14 @@
 import { hostname, availableParallelism } from 'node:os';
 import { startupBench } from './startup.js';
 import { stageBench } from './stage.js';
+import { flashromBench } from './flashrom.js';
 import { writeResults, type BenchRow } from './harness.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
   startup: () => startupBench(),
   stage: () => stageBench(),
+  flashrom: () => flashromBench(),
 };
 
 const wanted = process.argv.slice(2);

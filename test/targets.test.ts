@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { REPO_ROOT, fwup, hashTree, json, tempDir } from './helpers/cli.js';
@@ -84,6 +85,28 @@ test('emu: stage --dry-run and apply --dry-run list the flash regions and leave 
     const ap = json<{ plan: Array<{ kind: string; region?: string }> }>(a).plan;
     assert.deepEqual(ap.filter((x) => x.kind === 'flash').map((x) => x.region), ['SLOT_B', 'NVRAM']);
     assert.equal(await hashTree(join(dir, 'm')), staged);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('start-up: execa is loaded only when a helper runs (--version, emulated stage and uefi status never load it)', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const hook = join(dir, 'refuse-execa.mjs');
+    const resolver = "export async function resolve(s, c, next) { if (s === 'execa') throw new Error('REFUSED ' + s); return next(s, c); }";
+    await writeFile(hook, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));\n`);
+    const env = { NODE_OPTIONS: `--import=${hook}` };
+    const root = await makeSysroot(join(dir, 'root'), { esrt: [{ fwClass: '050B1160-7519-4C47-A2DE-1C97EA5F5406', fwVersion: 1 }], loader: 'file', osIndicationsSupported: null });
+    let r = await fwup(['--version'], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    r = await fwup(['stage', IMG], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    r = await fwup(['status', '--target', 'uefi', '--sysroot', root], { cwd: dir, env: { ...env, XDG_STATE_HOME: join(dir, 'state') } });
+    assert.equal(r.code, 0, r.stderr);
+    r = await fwup(['targets'], { cwd: dir, env });
+    assert.equal(r.code, EXIT.INTERNAL, 'the hook really refuses execa: listing targets runs flashrom');
+    assert.match(r.stderr, /REFUSED execa/);
   } finally {
     await cleanup();
   }
