@@ -380,6 +380,23 @@ test('uefi: status after the reboot reports success, or the ESRT status by name'
   }
 });
 
+test('uefi: a reboot between stage and apply means the firmware already had the capsule: apply refuses, status tells', async () => {
+  const w = await world();
+  try {
+    assert.equal((await w.run(['stage', CAP('unsigned-4k.cap'), '--allow-unsigned'])).code, 0);
+    await simulateReboot(w.root, 0, { ...ESRT[0]!, fwVersion: 0x20a, lastAttemptVersion: 0x20a, lastAttemptStatus: 0 }, 'boot-2');
+    const before = await w.snapshot();
+    const r = await w.run(['apply', '--warm'], { FWUP_REBOOT_COMMAND: 'false' });
+    assert.equal(r.code, EXIT.TARGET, r.stderr);
+    assert.match(r.stderr, /rebooted since the capsule was staged/);
+    assert.equal(await w.snapshot(), before);
+    const st = json<{ outcome: { state: string } }>(await w.run(['status', '--json']));
+    assert.equal(st.outcome.state, 'success');
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test('uefi: --dry-run lists every write and command, and changes nothing', async () => {
   const w = await world({ loader: 'none' });
   try {

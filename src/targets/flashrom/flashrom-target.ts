@@ -22,8 +22,8 @@ interface FlashromRequest {
   recordVersion: 1;
   target: string;
   programmer: string;
-  /** null: the whole chip. */
-  region: { name: string; start: number; end: number; source: 'layout' | 'ifd'; layoutFile: string | null } | null;
+  /** null: the whole chip. layoutFile is fwup's copy (layout.txt), so an edit of the user's file cannot move the write. */
+  region: { name: string; start: number; end: number; source: 'layout' | 'ifd'; layoutFile: string | null; layoutSource: string | null } | null;
   image: { size: number; sha256: string; crc32: number; format: StagedSummary['format']; version: string; versionNumber: number; source: string };
   /** The chip as read at stage time; apply refuses if it changed since. */
   chipBefore: { size: number; sha256: string };
@@ -54,6 +54,7 @@ interface HistoryLine {
 
 const REQUEST = 'request.json';
 const IMAGE = 'image.bin';
+const LAYOUT = 'layout.txt';
 const BACKUP = 'backup.bin';
 const BACKUP_RECORD = 'backup.json';
 const HISTORY = 'history.jsonl';
@@ -166,7 +167,10 @@ export class FlashromTarget implements Target {
         target: this.spec,
         programmer: this.programmer,
         region: region
-          ? { name: region.name, start: region.start, end: region.end, source: selection.ifd ? 'ifd' : 'layout', layoutFile: selection.layoutFile }
+          ? {
+              name: region.name, start: region.start, end: region.end, source: selection.ifd ? 'ifd' : 'layout',
+              layoutFile: selection.layout ? join(this.dir, LAYOUT) : null, layoutSource: selection.layout?.path ?? null,
+            }
           : null,
         image: {
           size: payload.size, sha256: payload.sha256, crc32: image.report.crc32, format: image.format,
@@ -177,6 +181,13 @@ export class FlashromTarget implements Target {
       };
       const imagePath = join(this.dir, IMAGE);
       await log.run({ kind: 'write', path: imagePath, bytes: payload.size, purpose: 'the bytes to write' }, () => writeFileDurably(imagePath, bytes!));
+      const layout = selection.layout;
+      if (layout) {
+        const copy = join(this.dir, LAYOUT);
+        await log.run({ kind: 'write', path: copy, bytes: layout.text.length, purpose: `a copy of ${layout.path}: the layout flashrom gets at apply` }, () =>
+          writeFileDurably(copy, Buffer.from(layout.text)),
+        );
+      }
       opts.onProgress?.(payload.size, payload.size);
       const requestPath = join(this.dir, REQUEST);
       await log.run({ kind: 'write', path: requestPath, bytes: 0, purpose: 'the update request (with its SHA-256)' }, () => writeRecord(requestPath, request));
@@ -194,7 +205,7 @@ export class FlashromTarget implements Target {
   }
 
   /** The whole chip, a region of a layout file, or a region of the IFD (known only once the chip is read). */
-  private async selection(chipSize: number): Promise<{ region: FlashRegion | null; ifd: boolean; layoutFile: string | null }> {
+  private async selection(chipSize: number): Promise<{ region: FlashRegion | null; ifd: boolean; layout: { path: string; text: string } | null }> {
     const { region, layout, ifd } = this.opts;
     if (!region) {
       if (layout || ifd) {
@@ -202,10 +213,10 @@ export class FlashromTarget implements Target {
           hint: 'without --region, fwup writes the whole chip and needs a chip-sized image',
         });
       }
-      return { region: null, ifd: false, layoutFile: null };
+      return { region: null, ifd: false, layout: null };
     }
     if (layout && ifd) throw new FwupError('USAGE', 'give either --layout FILE or --ifd, not both', { hint: '--ifd reads the regions from the chip itself' });
-    if (ifd) return { region: null, ifd: true, layoutFile: null };
+    if (ifd) return { region: null, ifd: true, layout: null };
     if (!layout) {
       throw new FwupError('USAGE', `--region ${region} needs to know where the regions are`, {
         hint: 'add --layout FILE (flashrom layout: START:END NAME lines), or --ifd for an Intel Flash Descriptor',
@@ -218,12 +229,13 @@ export class FlashromTarget implements Target {
     } catch (e) {
       throw new FwupError('FILE_NOT_FOUND', `cannot read the layout file ${path}: ${(e as Error).message}`);
     }
-    return { region: findRegion(parseLayoutFile(text, path), region, chipSize, path), ifd: false, layoutFile: path };
+    return { region: findRegion(parseLayoutFile(text, path), region, chipSize, path), ifd: false, layout: { path, text } };
   }
 
   async unstage(): Promise<boolean> {
     const had = await removeIfPresent(join(this.dir, REQUEST));
     await removeIfPresent(join(this.dir, IMAGE));
+    await removeIfPresent(join(this.dir, LAYOUT));
     return had;
   }
 
@@ -247,7 +259,7 @@ export class FlashromTarget implements Target {
       expectBefore: request.chipBefore.sha256,
       version: request.image.version,
       versionNumber: request.image.versionNumber,
-      consumes: [REQUEST, IMAGE],
+      consumes: [REQUEST, IMAGE, LAYOUT],
     });
   }
 

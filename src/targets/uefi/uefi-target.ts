@@ -264,13 +264,20 @@ export class UefiTarget implements Target {
         hint: pending ? 'reboot, then `fwup status --target uefi` reports the outcome' : 'stage one first: fwup stage FILE.cap --target uefi',
       });
     }
+    // The firmware takes a staged capsule at the next boot, whoever reboots: if that happened, it is gone.
+    const bootId = await this.bootId();
+    if (request.bootIdAtStage && bootId && request.bootIdAtStage !== bootId) {
+      throw new FwupError('TARGET_CHANGED', 'the system rebooted since the capsule was staged: the firmware has already processed (or dropped) it', {
+        hint: '`fwup status --target uefi` reports what the firmware did; stage the capsule again to retry',
+      });
+    }
     if (request.delivery === 'disk') await this.checkStillOnDisk(request);
     const log = new ActionLog(req.dryRun);
     const now = this.deps.now().toISOString();
     const pending: UefiPending = {
       ...request,
       appliedAt: now,
-      bootIdAtApply: await this.bootId(),
+      bootIdAtApply: bootId,
       reboot: req.reboot ? { mode: req.mode, command: await rebootCommand(this.deps) } : null,
     };
     const pendingPath = join(this.dir, PENDING);
