@@ -5,6 +5,7 @@ import { writeResults, RESULTS_DIR, type BenchRow } from './harness.js';
 import { applyBench, downtimeSvg } from './apply.js';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { flashromBench } from './flashrom.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
@@ -16,6 +17,7 @@ const SUITES: Record<string, () => Promise<BenchRow[]>> = {
     await writeFile(join(RESULTS_DIR, 'apply-downtime.svg'), downtimeSvg(series));
     return rows;
   },
+  flashrom: () => flashromBench(),
 };
 
 const wanted = process.argv.slice(2);

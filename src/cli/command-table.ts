@@ -1,5 +1,6 @@
 import type { Context } from '../core/context.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
+import { HW_OPTIONS } from './target-options.js';
 
 /** A command's action, loaded only when that command runs (keeps `fwup --version` fast). */
 export interface CommandModule {
@@ -120,27 +121,38 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--max-size <size>', description: 'for a URL: refuse a larger download', default: '1G' },
       { flags: '--max-redirects <n>', description: 'for a URL: follow at most this many redirects', default: '5' },
       { flags: '--allow-http-redirect', description: 'for a URL: follow a redirect from https to http' },
+      HW_OPTIONS.dryRun,
+      HW_OPTIONS.sudo,
+      HW_OPTIONS.region,
+      HW_OPTIONS.layout,
+      HW_OPTIONS.ifd,
+      HW_OPTIONS.delivery,
+      HW_OPTIONS.esp,
     ],
     examples: [
       'fwup stage firmware.fwup',
       'fwup stage firmware.fwup --target emu:lab/m1 --json',
       'fwup stage https://fw.example.com/fw-2.1.0.fwup --sha256 8103feafac2ac65dc4711a109224340b173afca7ccfeafae11f337fc94be89af',
+      'fwup stage firmware.fwup --dry-run',
+      'fwup stage chip.bin --target flashrom:internal --allow-unsigned --sudo',
+      'fwup stage bios.bin --target flashrom:internal --region bios --ifd --allow-unsigned',
+      'fwup stage firmware.cap --target uefi --capsule-delivery disk',
     ],
     load: () => import('./commands/stage.js'),
   },
   {
     name: 'status',
     args: '',
-    summary: 'show the target: active firmware, staged update, last attempt, security version, NVRAM use',
-    options: [],
-    examples: ['fwup status', 'fwup status --json'],
+    summary: 'show the target: active firmware, staged update, last attempt, security version, NVRAM use (uefi: the ESRT and the outcome after a reboot)',
+    options: [HW_OPTIONS.esp],
+    examples: ['fwup status', 'fwup status --json', 'fwup status --target uefi'],
     load: () => import('./commands/status.js'),
   },
   {
     name: 'unstage',
     args: '',
     summary: 'remove the staged update request',
-    options: [],
+    options: [HW_OPTIONS.sudo],
     examples: ['fwup unstage'],
     load: () => import('./commands/unstage.js'),
   },
@@ -153,8 +165,18 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--cold', description: 'full reset (the baseline): RAM is lost and the OS restarts' },
       { flags: '--timeout <seconds>', description: 'how long CPUs may take to acknowledge and restart', default: '5' },
       { flags: '--no-confirm', description: 'leave the new firmware on trial (the next reset reverts it)' },
+      { flags: '--no-reboot', description: 'flashrom, uefi: install or hand over the update but do not reboot the host after --warm/--cold' },
+      HW_OPTIONS.dryRun,
+      HW_OPTIONS.sudo,
     ],
-    examples: ['fwup apply --warm', 'fwup apply --cold --json', 'fwup apply --warm --target emu:lab/m1 --timeout 2'],
+    examples: [
+      'fwup apply --warm',
+      'fwup apply --cold --json',
+      'fwup apply --warm --target emu:lab/m1 --timeout 2',
+      'fwup apply --target flashrom:internal --sudo',
+      'fwup apply --warm --target uefi',
+      'fwup apply --warm --target uefi --dry-run',
+    ],
     load: () => import('./commands/apply.js'),
   },
   {
@@ -164,8 +186,10 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { flags: '--timeout <seconds>', description: 'how long CPUs may take to acknowledge and restart', default: '5' },
       { flags: '--no-confirm', description: 'leave it on trial' },
+      HW_OPTIONS.dryRun,
+      HW_OPTIONS.sudo,
     ],
-    examples: ['fwup rollback'],
+    examples: ['fwup rollback', 'fwup rollback --target flashrom:internal --sudo'],
     load: () => import('./commands/rollback.js'),
   },
   {
@@ -175,6 +199,14 @@ export const COMMANDS: CommandSpec[] = [
     options: [],
     examples: ['fwup history', 'fwup history --json'],
     load: () => import('./commands/history.js'),
+  },
+  {
+    name: 'targets',
+    args: '',
+    summary: 'list what fwup can update here: emulated machines, flashrom (installed? version), UEFI ESRT entries',
+    options: [],
+    examples: ['fwup targets', 'fwup targets --json', 'fwup targets --sysroot tests/fixture-root'],
+    load: () => import('./commands/targets.js'),
   },
   {
     name: 'machine boot',

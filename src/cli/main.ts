@@ -1,9 +1,10 @@
 import { availableParallelism as osAvailableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EXIT, EXIT_MEANINGS, type ExitCode } from '../errors/exit-codes.js';
 import { exitCodeFor } from '../errors/codes.js';
 import { FwupError } from '../errors/fwup-error.js';
 import type { Context, Logger } from '../core/context.js';
+import type { Exec } from '../targets/exec.js';
 import { noProgress } from '../core/context.js';
 import { COMMANDS, type CommandSpec } from './command-table.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
@@ -25,11 +26,15 @@ export interface Io {
   stderr: OutStream;
   /** node and the script that started this CLI, to run it again in the background. */
   selfCommand?: string[];
+  /** The process's user id (0 = root); absent or negative where unknown. */
+  uid?: number;
+  /** Runs helper programs instead of execa: tests inject a recorder where a real program must not run. */
+  exec?: Exec;
 }
 
 function exitCodeHelp(): string {
   const rows = EXIT_MEANINGS.map(([code, name, meaning]) => `  ${String(code).padStart(3)}  ${name.padEnd(14)} ${meaning}`);
-  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md),\n  XDG_CACHE_HOME (downloads go to $XDG_CACHE_HOME/fwup), NODE_EXTRA_CA_CERTS (a PEM file of extra CAs for https)\n`;
+  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md),\n  XDG_CACHE_HOME (downloads go to $XDG_CACHE_HOME/fwup), NODE_EXTRA_CA_CERTS (a PEM file of extra CAs for https),\n  FWUP_REBOOT_COMMAND (replaces systemctl reboot / reboot: tests, unusual systems)\n`;
 }
 
 function wantsJson(argv: string[]): boolean {
@@ -49,7 +54,8 @@ export async function main(io: Io): Promise<ExitCode> {
       .option('-q, --quiet', 'print only errors')
       .option('-v, --verbose', 'print more detail (and stack traces of internal errors)')
       .option('--no-color', 'no colours (also: NO_COLOR)')
-      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROG, uefi (default: FWUP_TARGET)'));
+      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi (default: FWUP_TARGET)'))
+      .addOption(new Option('--sysroot <dir>', 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)'));
 
   const program = addGlobals(
     new Command('fwup')
@@ -96,6 +102,8 @@ export async function main(io: Io): Promise<ExitCode> {
         color: flag('color') !== false && !io.env.NO_COLOR && Boolean(io.stdout.isTTY) && !json,
         target: typeof targetFlag === 'string' ? targetFlag : io.env.FWUP_TARGET || undefined,
       };
+      const sysroot = flag('sysroot');
+      if (typeof sysroot === 'string') global.sysroot = sysroot;
       const mod = await spec.load();
       const ctx = makeContext(io, global);
       const action = mod[spec.action ?? 'run']!;
@@ -189,6 +197,9 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     cacheDir: join(io.env.XDG_CACHE_HOME || join(home, '.cache'), 'fwup'),
     stateDir: join(io.env.XDG_STATE_HOME || join(home, '.local', 'state'), 'fwup'),
     selfCommand: io.selfCommand ?? [],
+    sysroot: resolve(io.cwd, g.sysroot ?? '/'),
+    isRoot: io.uid === 0,
+    ...(io.exec ? { exec: io.exec } : {}),
   };
 }
 
@@ -252,5 +263,6 @@ export async function runFromProcess(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     selfCommand: [process.execPath, process.argv[1] ?? ''],
+    uid: process.getuid?.() ?? -1,
   });
 }

@@ -17,4 +17,5 @@ export interface GlobalOptions {
   verbose: boolean;
   color: boolean;
   target?: string;
+  sysroot?: string;
 }

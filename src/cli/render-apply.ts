@@ -1,6 +1,8 @@
 import type { ApplyOutcome } from '../targets/target.js';
 import type { Style } from './style.js';
 import { table } from './render.js';
+import { dryRunText } from './render-plan.js';
+import { flashromApplyText, uefiApplyText } from './render-hardware.js';
 
 interface EmuApplyView {
   mode: string;
@@ -25,7 +27,9 @@ const BAR_WIDTH = 40;
 
 /** The apply report: versions, checks, and the downtime as a timeline of bars per phase. */
 export function applyReportText(out: ApplyOutcome, s: Style): string {
-  if (out.kind !== 'emu') return table(Object.entries(out.report).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]), s);
+  if (out.dryRun) return dryRunText(out.plan, s);
+  if (out.kind === 'flashrom') return flashromApplyText(out, s);
+  if (out.kind === 'uefi') return uefiApplyText(out, s);
   const r = out.report as unknown as EmuApplyView;
   const lines: string[] = [];
   const verdict = r.ok ? s.green(s.bold(r.confirmed ? 'OK, confirmed' : 'OK, on trial')) : s.red(s.bold(r.reverted ? 'FAILED, reverted' : 'FAILED'));

@@ -1,5 +1,5 @@
 import { FwupError } from '../errors/fwup-error.js';
-import type { ApplyOutcome, HistoryItem } from '../targets/target.js';
+import type { ApplyOutcome, HistoryItem, TargetOptions } from '../targets/target.js';
 import { EmuTarget } from '../targets/emu/emu-target.js';
 import type { BootReport } from '../machine/firmware/firmware.js';
 import type { Context } from './context.js';
@@ -10,14 +10,27 @@ export interface ApplyOptions {
   mode: 'warm' | 'cold';
   timeoutMs: number;
   confirm: boolean;
+  /** Hardware targets: reboot the host in `mode` afterwards (--warm/--cold given, no --no-reboot). */
+  reboot?: boolean;
+  dryRun?: boolean;
+  targetOptions?: TargetOptions;
 }
 
 /** apply: the target runs the method; a failed outcome check is an error (after the target reverted). */
 export async function apply(ctx: Context, opts: ApplyOptions): Promise<ApplyOutcome> {
-  const target = await resolveTarget(ctx, opts.target);
-  const task = ctx.progress.start(`applying (${opts.mode})`);
+  const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
+  const task = ctx.progress.start(opts.dryRun ? 'planning the apply' : `applying (${opts.mode})`);
   try {
-    const out = await withTargetLock(ctx, target, () => target.apply({ mode: opts.mode, timeoutMs: opts.timeoutMs, confirm: opts.confirm }));
+    const out = await withTargetLock(ctx, target, () =>
+      target.apply({
+        mode: opts.mode,
+        timeoutMs: opts.timeoutMs,
+        confirm: opts.confirm,
+        reboot: opts.reboot ?? false,
+        dryRun: opts.dryRun ?? false,
+        onProgress: (p) => task.update(p.done, `${p.phase} ${p.total ? Math.floor((p.done / p.total) * 100) : 0}%`),
+      }),
+    );
     task.succeed();
     return out;
   } catch (e) {
@@ -26,9 +39,11 @@ export async function apply(ctx: Context, opts: ApplyOptions): Promise<ApplyOutc
   }
 }
 
-export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode'>): Promise<ApplyOutcome> {
-  const target = await resolveTarget(ctx, opts.target);
-  return withTargetLock(ctx, target, () => target.rollback({ mode: 'warm', timeoutMs: opts.timeoutMs, confirm: opts.confirm }));
+export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode' | 'reboot'>): Promise<ApplyOutcome> {
+  const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
+  return withTargetLock(ctx, target, () =>
+    target.rollback({ mode: 'warm', timeoutMs: opts.timeoutMs, confirm: opts.confirm, reboot: false, dryRun: opts.dryRun ?? false }),
+  );
 }
 
 export async function history(ctx: Context, opts: { target?: string }): Promise<{ target: string; entries: HistoryItem[] }> {

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import type { Exec } from '../targets/exec.js';
 
 /** Verbose and warning messages; the CLI decides where (stderr) and whether (--quiet) they appear. */
 export interface Logger {
@@ -36,6 +37,12 @@ export interface Context {
   readonly selfCommand: readonly string[];
   /** Where fwup keeps records for targets without storage of their own ($XDG_STATE_HOME/fwup or ~/.local/state/fwup). */
   readonly stateDir: string;
+  /** --sysroot: where /sys, /dev, /proc and the ESP are looked up ("/" on a real system, a fixture tree in tests). */
+  readonly sysroot: string;
+  /** fwup runs as root (uid 0). */
+  readonly isRoot: boolean;
+  /** Runs helper programs; absent means the real one (execa). A test or an embedding program may inject its own. */
+  readonly exec?: Exec;
 }
 
 export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {
@@ -59,5 +66,7 @@ export function quietContext(cwd: string, env: Record<string, string | undefined
     cacheDir: resolve(cwd, '.fwup-cache'),
     stateDir: resolve(cwd, '.fwup-state'),
     selfCommand: [],
+    sysroot: '/',
+    isRoot: false,
   };
 }

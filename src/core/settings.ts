@@ -1,5 +1,6 @@
 import { FwupError } from '../errors/fwup-error.js';
 import { parseFaultPlan, type FaultPlan } from '../storage/fault-flash.js';
+import { realExec, type Exec } from '../targets/exec.js';
 import type { TargetDeps } from '../targets/target.js';
 import type { Context } from './context.js';
 
@@ -31,6 +32,44 @@ export function emuKnobs(ctx: Context): TargetDeps['emuKnobs'] {
   return { idleCpus: cpuList(ctx, 'FWUP_EMU_IDLE_CPUS'), deafCpus: cpuList(ctx, 'FWUP_EMU_DEAF_CPUS'), corruptSaveCpu: corrupt[0] ?? null };
 }
 
+/**
+ * FWUP_REBOOT_COMMAND: the command that reboots this system, instead of `systemctl reboot` / `reboot`.
+ * For tests (a recorder instead of a real reboot) and systems with an unusual reboot. A JSON array of
+ * strings, or words separated by spaces (no quoting: use the JSON form for arguments with spaces).
+ */
+export function rebootCommand(ctx: Context): string[] | null {
+  const raw = ctx.env.FWUP_REBOOT_COMMAND?.trim();
+  if (!raw) return null;
+  if (raw.startsWith('[')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      v = null;
+    }
+    if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x === '')) {
+      throw new FwupError('USAGE', `FWUP_REBOOT_COMMAND=${raw} is not a JSON array of non-empty strings`);
+    }
+    return v as string[];
+  }
+  return raw.split(/\s+/);
+}
+
+let sharedExec: Exec | null = null;
+
 export function targetDeps(ctx: Context): TargetDeps {
-  return { now: ctx.now, log: ctx.log, stateDir: ctx.stateDir, faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus, emuKnobs: emuKnobs(ctx), selfCommand: ctx.selfCommand };
+  return {
+    now: ctx.now,
+    log: ctx.log,
+    stateDir: ctx.stateDir,
+    faultPlan: faultPlan(ctx),
+    hostCpus: ctx.hostCpus,
+    emuKnobs: emuKnobs(ctx),
+    exec: ctx.exec ?? (sharedExec ??= realExec()),
+    sysroot: ctx.sysroot,
+    cwd: ctx.cwd,
+    isRoot: ctx.isRoot,
+    rebootCommand: rebootCommand(ctx),
+    selfCommand: ctx.selfCommand,
+  };
 }

@@ -1,7 +1,7 @@
 import { checkPolicy } from '../image/policy.js';
 import type { RawMetadata } from '../image/raw-format.js';
 import { crc32 } from '../util/crc32.js';
-import type { StageResult } from '../targets/target.js';
+import type { StageResult, TargetOptions } from '../targets/target.js';
 import type { ImageReport } from '../image/report.js';
 import { resolvePath, type Context } from './context.js';
 import { readImageFile } from './image-reader.js';
@@ -17,11 +17,18 @@ export interface StageOptions {
   raw?: RawMetadata;
   /** For an http(s) URL: the pinned digest, timeouts and limits of the download. */
   download?: Omit<DownloadOptions, 'keys' | 'raw'>;
+  /** Validate and list what would be written; write nothing. */
+  dryRun?: boolean;
+  /** How to reach a hardware target (--region, --sudo, --capsule-delivery, …). */
+  targetOptions?: TargetOptions;
 }
 
 export function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
 }
+
+/** A raw image on a target that needs no version for it (a whole-chip flash dump has none). */
+const UNVERSIONED_RAW: RawMetadata = { version: 'unversioned', versionNumber: 0, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
 
 export interface StageOutcome extends StageResult {
   target: string;
@@ -35,7 +42,8 @@ export interface StageOutcome extends StageResult {
  * hand the image to the target. Nothing is written before every check has passed.
  */
 export async function stage(ctx: Context, imagePath: string, opts: StageOptions): Promise<StageOutcome> {
-  const target = await resolveTarget(ctx, opts.target);
+  const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
+  const dryRun = opts.dryRun ?? false;
   let path = resolvePath(ctx, imagePath);
   let download: StageOutcome['download'] = null;
   if (isUrl(imagePath)) {
@@ -48,12 +56,13 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
   }
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
+    const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
     const task = ctx.progress.start(`verifying ${imagePath}`);
     let fileCrc = 0;
     const file = await readImageFile(path, {
       keys: facts.trustedKeys,
       trustedCerts: facts.trustedCerts ?? null,
-      ...(opts.raw ? { raw: opts.raw } : {}),
+      ...(raw ? { raw } : {}),
       onChunk: (chunk) => {
         fileCrc = crc32(chunk, fileCrc);
       },
@@ -62,11 +71,17 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     task.succeed();
     const refusal = checkPolicy(file.report, facts, opts, imagePath);
     if (refusal) throw refusal;
-    const write = ctx.progress.start(`staging ${imagePath}`, file.fileSize);
+    const write = ctx.progress.start(dryRun ? `planning ${imagePath}` : `staging ${imagePath}`, file.fileSize);
     try {
       const result = await target.stage(
         { path, format: file.format, size: file.fileSize, report: file.report, fileCrc32: fileCrc },
-        { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, onProgress: (d) => write.update(d) },
+        {
+          allowOlder: opts.allowOlder,
+          allowUnsigned: opts.allowUnsigned,
+          allowReinstall: opts.allowReinstall,
+          dryRun,
+          onProgress: (d) => write.update(d),
+        },
       );
       write.succeed();
       return { ...result, target: target.spec, image: { path, ...file.report }, download };

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MACHINE_FILE } from '../machine/config.js';
 import { openTarget, parseTargetSpec } from '../targets/open-target.js';
-import type { Target } from '../targets/target.js';
+import { DEFAULT_TARGET_OPTIONS, type Target, type TargetOptions } from '../targets/target.js';
 import type { Context } from './context.js';
 import { lockTimeoutMs, targetDeps } from './settings.js';
 import { machineInit } from './machine-init.js';
@@ -11,7 +11,7 @@ import { machineInit } from './machine-init.js';
  * Resolve the target a command acts on. The default emulated machine is created on first use (and the
  * user is told); a machine named explicitly must exist.
  */
-export async function resolveTarget(ctx: Context, spec: string | undefined): Promise<Target> {
+export async function resolveTarget(ctx: Context, spec: string | undefined, options: TargetOptions = DEFAULT_TARGET_OPTIONS): Promise<Target> {
   const parsed = parseTargetSpec(spec, ctx.cwd);
   if (parsed.kind === 'emu' && parsed.isDefault && !existsSync(join(parsed.dir, MACHINE_FILE))) {
     const r = await machineInit(ctx, { dir: parsed.dir, trust: [], development: false, force: false });
@@ -19,7 +19,7 @@ export async function resolveTarget(ctx: Context, spec: string | undefined): Pro
       `created the default emulated machine at ${parsed.dir} (${r.config.cpus} CPUs, ${r.config.flash.size >> 20} MiB flash, firmware ${r.firmwareVersion}, no trusted keys: development machine)`,
     );
   }
-  return openTarget(parsed, targetDeps(ctx));
+  return openTarget(parsed, targetDeps(ctx), options);
 }
 
 /** Run `fn` holding the target's lock. */

@@ -40,8 +40,10 @@ export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOpti
   }
   const capsule = r.format === 'capsule';
   // A capsule's "platform" is its payload's image type GUID, compared with the firmware's own.
-  const ours = capsule ? (facts.imageTypeId ?? null) : facts.platform;
-  if (capsule && ours === null) {
+  // A target that states no image type (undefined) matches capsules by its platform id, as the uefi
+  // target does with the ESRT; one that states null takes no capsules.
+  const ours = capsule && facts.imageTypeId !== undefined ? facts.imageTypeId : facts.platform;
+  if (capsule && facts.imageTypeId === null) {
     return new FwupError('POLICY_PLATFORM', `${what} is a UEFI capsule; this target takes no capsules`, { hint: 'use a .fwup image' });
   }
   if (r.platform !== null && ours !== null && r.platform.toUpperCase() !== ours.toUpperCase()) {

@@ -1,32 +1,52 @@
 import { isAbsolute, resolve } from 'node:path';
 import { FwupError } from '../errors/fwup-error.js';
 import { EmuTarget } from './emu/emu-target.js';
-import type { Target, TargetDeps } from './target.js';
+import { FlashromTarget } from './flashrom/flashrom-target.js';
+import { UefiTarget } from './uefi/uefi-target.js';
+import type { Target, TargetDeps, TargetOptions } from './target.js';
 
 export const DEFAULT_MACHINE_DIR = '.fwup/machine';
 
-export interface TargetSpec {
-  kind: 'emu';
-  dir: string;
-  /** No --target and no FWUP_TARGET: the default machine, created on first use. */
-  isDefault: boolean;
-}
+export type TargetSpec =
+  | {
+      kind: 'emu';
+      dir: string;
+      /** No --target and no FWUP_TARGET: the default machine, created on first use. */
+      isDefault: boolean;
+    }
+  /** Everything after "flashrom:" is flashrom's -p argument: PROGRAMMER[:PARAM=VALUE,…]. */
+  | { kind: 'flashrom'; programmer: string }
+  | { kind: 'uefi' };
 
-/** Parse `--target` (or FWUP_TARGET): `emu:DIR`; none means the default emulated machine under cwd. */
+const USAGE_HINT = 'use emu:DIR (an emulated machine; the default is emu:./.fwup/machine), flashrom:PROGRAMMER[:PARAMS] (e.g. flashrom:internal), or uefi';
+
+/** Parse `--target` (or FWUP_TARGET); none means the default emulated machine under cwd. */
 export function parseTargetSpec(spec: string | undefined, cwd: string): TargetSpec {
   if (spec === undefined || spec === '') return { kind: 'emu', dir: resolve(cwd, DEFAULT_MACHINE_DIR), isDefault: true };
-  const m = /^([a-z]+):(.*)$/.exec(spec);
+  if (spec === 'uefi') return { kind: 'uefi' };
+  const m = /^([a-z]+):(.*)$/s.exec(spec);
   if (m && m[1] === 'emu' && m[2]) {
     return { kind: 'emu', dir: isAbsolute(m[2]) ? m[2] : resolve(cwd, m[2]), isDefault: false };
   }
-  throw new FwupError('TARGET_INVALID', `unknown target ${JSON.stringify(spec)}`, {
-    hint: 'use emu:DIR for an emulated machine (the default is emu:./.fwup/machine)',
-  });
+  if (m && m[1] === 'flashrom') {
+    const programmer = m[2]!;
+    if (!/^[a-z0-9_]+(:.*)?$/.test(programmer)) {
+      throw new FwupError('TARGET_INVALID', `flashrom target ${JSON.stringify(spec)} names no programmer`, {
+        hint: 'write flashrom:PROGRAMMER[:PARAMS], e.g. flashrom:internal or flashrom:dummy:emulate=W25Q128FV,image=chip.bin',
+      });
+    }
+    return { kind: 'flashrom', programmer };
+  }
+  throw new FwupError('TARGET_INVALID', `unknown target ${JSON.stringify(spec)}`, { hint: USAGE_HINT });
 }
 
-export function openTarget(spec: TargetSpec, deps: TargetDeps): Target {
+export function openTarget(spec: TargetSpec, deps: TargetDeps, options: TargetOptions): Target {
   switch (spec.kind) {
     case 'emu':
       return new EmuTarget(spec.dir, deps);
+    case 'flashrom':
+      return new FlashromTarget(spec.programmer, deps, options);
+    case 'uefi':
+      return new UefiTarget(deps, options);
   }
 }

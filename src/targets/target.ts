@@ -3,6 +3,8 @@ import type { PublicKey } from '../image/keys.js';
 import type { TrustedCertificateInput } from '../image/capsule-verify.js';
 import type { FormatName, ImageReport } from '../image/report.js';
 import type { FaultPlan } from '../storage/fault-flash.js';
+import type { Exec } from './exec.js';
+import type { PlannedAction } from './plan.js';
 
 export type TargetKind = 'emu' | 'flashrom' | 'uefi';
 
@@ -20,7 +22,35 @@ export interface TargetDeps {
   readonly selfCommand: readonly string[];
   /** Emulated-machine test knobs (FWUP_EMU_*: docs/testing.md). */
   readonly emuKnobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
+  /** Runs helpers (flashrom, sudo, chattr, the reboot command): the only way targets start programs. */
+  readonly exec: Exec;
+  /** Where the host's /sys, /dev, /proc and ESP are looked up: "/" on a real system, a fixture tree in tests. */
+  readonly sysroot: string;
+  /** The working directory helpers run in (relative paths in a flashrom spec are relative to it). */
+  readonly cwd: string;
+  /** fwup runs as root: helpers that need root can run directly. */
+  readonly isRoot: boolean;
+  /** FWUP_REBOOT_COMMAND: replaces `systemctl reboot` / `reboot` (tests, unusual systems); null = detect. */
+  readonly rebootCommand: readonly string[] | null;
 }
+
+/** How to reach a hardware target, from the command line; the emulated target ignores them. */
+export interface TargetOptions {
+  /** Run helpers and privileged writes through `sudo -n` when fwup is not root. */
+  sudo: boolean;
+  /** flashrom: write one named region instead of the whole chip. */
+  region?: string;
+  /** flashrom: the layout file naming the regions (flashrom -l). */
+  layout?: string;
+  /** flashrom: take the regions from the chip's Intel Flash Descriptor (flashrom --ifd). */
+  ifd: boolean;
+  /** uefi: how the capsule reaches the firmware; auto picks the loader when present, else capsule on disk. */
+  capsuleDelivery: 'auto' | 'loader' | 'disk';
+  /** uefi: the EFI system partition's mount point inside the sysroot (default: /boot/efi, /efi, /boot). */
+  esp?: string;
+}
+
+export const DEFAULT_TARGET_OPTIONS: TargetOptions = { sudo: false, ifd: false, capsuleDelivery: 'auto' };
 
 export interface TargetFacts extends PolicyFacts {
   kind: TargetKind;
@@ -30,6 +60,8 @@ export interface TargetFacts extends PolicyFacts {
   trustedKeys: PublicKey[] | null;
   /** Certificates capsule signatures are checked against before staging; null when the target verifies itself. */
   trustedCerts?: TrustedCertificateInput[] | null;
+  /** A raw image needs no --version here (a whole-chip dump has none): flashrom. */
+  rawWithoutVersion?: boolean;
 }
 
 /** An image that passed every check in `stage`, ready to be written. */
@@ -45,6 +77,10 @@ export interface VerifiedImage {
 export interface StageOptions {
   allowOlder: boolean;
   allowUnsigned: boolean;
+  /** Targets that check versions themselves (uefi: against the ESRT) honour it. */
+  allowReinstall: boolean;
+  /** Validate and describe, change nothing: the result carries the plan. */
+  dryRun: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -65,12 +101,24 @@ export interface StageResult {
   replaced: boolean;
   /** Blocks written / skipped, where the target knows. */
   write: { bytes: number; blocks: number; unchanged: number; programmedOnly: number; erased: number } | null;
+  /** Every helper run and write, in order; with --dry-run none of them was performed. */
+  plan: PlannedAction[];
+  dryRun: boolean;
+  /** Target-specific facts about where the image went (flashrom region, uefi delivery path). */
+  details?: Record<string, unknown>;
 }
 
 export interface ApplyRequest {
   mode: 'warm' | 'cold';
   timeoutMs: number;
   confirm: boolean;
+  /**
+   * Hardware targets: reboot the host in `mode` afterwards (the user asked for --warm or --cold and not
+   * --no-reboot). The emulated target resets its own processors and never reboots the host.
+   */
+  reboot: boolean;
+  dryRun: boolean;
+  onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
 
 /** What apply and rollback hand back: a verdict and the target's own report. */
@@ -79,6 +127,8 @@ export interface ApplyOutcome {
   kind: TargetKind;
   ok: boolean;
   report: Record<string, unknown>;
+  plan: PlannedAction[];
+  dryRun: boolean;
 }
 
 export interface HistoryItem {

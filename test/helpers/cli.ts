@@ -17,10 +17,11 @@ export interface RunResult {
 }
 
 /** Run the real `bin/fwup.js` as a user would, with a clean environment unless told otherwise. */
-export function fwup(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string } ): Promise<RunResult> {
+export function fwup(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string; uid?: number; gid?: number } ): Promise<RunResult> {
   return new Promise((done, fail) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env };
-    const child = spawn(process.execPath, [FWUP_BIN, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const ids = opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {};
+    const child = spawn(process.execPath, [FWUP_BIN, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], ...ids });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -2,6 +2,7 @@ import { apply, outcomeError } from '../../core/apply.js';
 import { FwupError } from '../../errors/fwup-error.js';
 import type { CommandModule } from '../command-table.js';
 import { applyReportText } from '../render-apply.js';
+import { targetOptionsFrom } from '../target-options.js';
 
 export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
   if (opts.warm && opts.cold) throw new FwupError('USAGE', 'choose one of --warm and --cold');
@@ -12,6 +13,11 @@ export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
     mode: opts.cold ? 'cold' : 'warm',
     timeoutMs: seconds * 1000,
     confirm: opts.confirm !== false,
+    // Hardware targets reboot the host only when asked for a reset explicitly (the emulated machine
+    // resets its own processors and ignores this).
+    reboot: Boolean(opts.warm || opts.cold) && opts.reboot !== false,
+    dryRun: Boolean(opts.dryRun),
+    targetOptions: targetOptionsFrom(opts),
   });
   return { data: out, text: (s) => applyReportText(out, s), error: outcomeError(out) };
 };

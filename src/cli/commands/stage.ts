@@ -3,6 +3,8 @@ import { formatBytes } from '../../util/units.js';
 import { downloadFromOptions, rawFromOptions } from '../option-values.js';
 import type { CommandModule } from '../command-table.js';
 import { signatureText, table } from '../render.js';
+import { dryRunText } from '../render-plan.js';
+import { targetOptionsFrom } from '../target-options.js';
 
 export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
   const raw = rawFromOptions(opts);
@@ -13,10 +15,14 @@ export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
     allowReinstall: Boolean(opts.allowReinstall),
     ...(raw ? { raw } : {}),
     download: downloadFromOptions(opts),
+    dryRun: Boolean(opts.dryRun),
+    targetOptions: targetOptionsFrom(opts),
   });
   return {
     data: r,
     text: (s) => {
+      if (r.dryRun) return `${s.dim(`${image} is valid for ${r.target}`)}
+${dryRunText(r.plan, s)}`;
       const rows: Array<[string, string]> = [
         ['target', r.target],
         ['version', `${r.staged.version} (${r.staged.format}, ${formatBytes(r.staged.size)})`],
@@ -31,7 +37,22 @@ export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
         const how = r.download.cached ? 'cached copy, no request' : r.download.resumedBytes ? `resumed after ${formatBytes(r.download.resumedBytes)}` : 'downloaded';
         rows.unshift(['from', `${r.download.url} (${how})`]);
       }
-      return `${s.green('staged')} ${image}\n${table(rows, s)}\nnext: fwup apply --warm`;
+      for (const [k, v] of Object.entries(stageDetails(r.details))) rows.push([k, v]);
+      const next = r.target === 'uefi' ? 'fwup apply --target uefi --warm' : r.target.startsWith('flashrom:') ? `fwup apply --target ${r.target}` : 'fwup apply --warm';
+      return `${s.green('staged')} ${image}\n${table(rows, s)}\nnext: ${next}`;
     },
   };
 };
+
+/** The hardware targets' facts worth a line each: where the image goes. */
+function stageDetails(d: Record<string, unknown> | undefined): Record<string, string> {
+  if (!d) return {};
+  const out: Record<string, string> = {};
+  if (typeof d.delivery === 'string') out.delivery = `${d.delivery} (${String(d.why)})`;
+  if (typeof d.deliveredTo === 'string') out['handed to'] = d.deliveredTo;
+  const region = d.region as { name: string; start: number; end: number } | null | undefined;
+  if (region !== undefined) out.writes = region ? `region ${region.name} (0x${region.start.toString(16)}-0x${region.end.toString(16)})` : 'the whole chip';
+  const before = d.chipBefore as { sha256: string } | null | undefined;
+  if (before) out['chip now'] = `sha256 ${before.sha256}`;
+  return out;
+}

@@ -2,6 +2,8 @@ import { status } from '../../core/status.js';
 import type { CommandModule } from '../command-table.js';
 import { table } from '../render.js';
 import { formatBytes } from '../../util/units.js';
+import { flashromStatusText, uefiStatusText } from '../render-hardware.js';
+import { targetOptionsFrom } from '../target-options.js';
 
 interface EmuStatusView {
   target: string;
@@ -13,12 +15,13 @@ interface EmuStatusView {
   nvram: { size: number; used: number; free: number };
 }
 
-export const run: CommandModule['run'] = async (ctx, _args, _opts, g) => {
-  const st = await status(ctx, { ...(g.target ? { target: g.target } : {}) });
+export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
+  const st = await status(ctx, { ...(g.target ? { target: g.target } : {}), targetOptions: targetOptionsFrom(opts) });
   return {
     data: st,
     text: (s) => {
-      if (st.kind !== 'emu') return JSON.stringify(st, null, 2);
+      if (st.kind === 'flashrom') return flashromStatusText(st, s);
+      if (st.kind === 'uefi') return uefiStatusText(st, s);
       const v = st as unknown as EmuStatusView;
       const other = Object.entries(v.firmware.slots).filter(([k]) => k !== v.firmware.activeSlot)[0];
       return table(

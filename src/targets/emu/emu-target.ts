@@ -20,6 +20,7 @@ import {
 } from '../../storage/variables.js';
 import type { FlashMap } from '../../storage/flash-map.js';
 import { acquireLock } from '../lock-file.js';
+import { ActionLog } from '../plan.js';
 import type {
   ApplyOutcome, ApplyRequest, HistoryItem, StagedSummary, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetStatus,
   VerifiedImage,
@@ -119,7 +120,8 @@ export class EmuTarget implements Target {
   }
 
   private async stageOnce(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
-    const p = await this.open(true);
+    // A dry run opens the flash read-only, and so never runs the recovery boot a power cut left pending.
+    const p = opts.dryRun ? openPlatform(this.dir, { writable: false, faultPlan: null }) : await this.open(true);
     try {
       const flags = (opts.allowOlder ? REQUEST_FLAGS.ALLOW_OLDER : 0) | (opts.allowUnsigned ? REQUEST_FLAGS.ALLOW_UNSIGNED : 0);
       const existing = p.vars.request();
@@ -133,6 +135,7 @@ export class EmuTarget implements Target {
           hint: 'the machine NVRAM is full of other variables; re-create the machine or free variables',
         });
       }
+      if (opts.dryRun) return this.stagePlan(p, image, existing !== null, flags);
       // Invalidate the old request before STAGING is touched: a cut from here on leaves no request at all.
       if (existing) p.vars.clearRequest();
 
@@ -181,10 +184,29 @@ export class EmuTarget implements Target {
         stagedAt: BigInt(now.getTime()),
       };
       p.vars.setRequest(request);
-      return { staged: summarize(request), replaced: existing !== null, write };
+      const plan = new ActionLog(false);
+      describeStage(plan, p, image.size, existing !== null);
+      return { staged: summarize(request), replaced: existing !== null, write, plan: plan.actions, dryRun: false };
     } finally {
       p.close();
     }
+  }
+
+  /** --dry-run: the regions a stage would write, after the same checks, with nothing written. */
+  private stagePlan(p: Platform, image: VerifiedImage, replaces: boolean, flags: number): StageResult {
+    const plan = new ActionLog(true);
+    describeStage(plan, p, image.size, replaces);
+    const staged: StagedSummary = {
+      version: image.report.version,
+      versionNumber: image.report.versionNumber,
+      format: image.format,
+      size: image.size,
+      sha256: '',
+      crc32: image.fileCrc32,
+      stagedAt: this.deps.now().toISOString(),
+      flags: Object.entries(REQUEST_FLAGS).filter(([, b]) => flags & b).map(([n]) => n),
+    };
+    return { staged, replaced: replaces, write: null, plan: plan.actions, dryRun: true };
   }
 
   async unstage(): Promise<boolean> {
@@ -199,11 +221,33 @@ export class EmuTarget implements Target {
   }
 
   apply(req: ApplyRequest): Promise<ApplyOutcome> {
-    return this.run(req, 'install');
+    return req.dryRun ? this.applyPlan(req, 'install') : this.run(req, 'install');
   }
 
   rollback(req: ApplyRequest): Promise<ApplyOutcome> {
-    return this.run({ ...req, mode: 'warm' }, 'rollback');
+    return req.dryRun ? this.applyPlan({ ...req, mode: 'warm' }, 'rollback') : this.run({ ...req, mode: 'warm' }, 'rollback');
+  }
+
+  /** --dry-run of apply/rollback: what the method would write, after checking there is something to do. */
+  private async applyPlan(req: ApplyRequest, kind: 'install' | 'rollback'): Promise<ApplyOutcome> {
+    const p = openPlatform(this.dir, { writable: false, faultPlan: null });
+    try {
+      const boot = p.vars.bootState();
+      const request = p.vars.request();
+      if (kind === 'install' && !request) throw new FwupError('NOT_STAGED', 'no update is staged', { hint: 'stage one first: fwup stage IMAGE' });
+      const inactive = boot.active === 0 ? 'SLOT_B' : 'SLOT_A';
+      const plan = new ActionLog(true);
+      plan.note({ kind: 'check', purpose: req.mode === 'warm' ? `IPI to all ${p.config.cpus} CPUs, save every register file, processor-only reset` : 'full reset: RAM and the running OS are lost' });
+      if (kind === 'install') {
+        plan.note({ kind: 'check', purpose: `firmware verifies the staged image (${request!.imageLength} bytes, SHA-256, signature, version policy)` });
+        plan.note({ kind: 'flash', region: inactive, offset: p.map[inactive].offset, length: request!.imageLength, purpose: `erase and program the image into the inactive slot ${inactive === 'SLOT_A' ? 'A' : 'B'}, read-back verify` });
+      }
+      plan.note({ kind: 'flash', region: 'NVRAM', offset: p.map.NVRAM.offset, length: p.map.NVRAM.size, purpose: `boot state (${kind === 'install' ? 'new slot on trial' : 'previous slot'}), last attempt, history; the request is cleared` });
+      plan.note({ kind: 'check', purpose: 'restore every CPU, compare with the reference run, then confirm (or revert) the trial' });
+      return { target: this.spec, kind: 'emu', ok: true, report: { mode: req.mode, kind, cpus: p.config.cpus }, plan: plan.actions, dryRun: true };
+    } finally {
+      p.close();
+    }
   }
 
   /**
@@ -216,7 +260,7 @@ export class EmuTarget implements Target {
         op: kind === 'install' ? 'apply' : 'rollback',
         args: { ...req, faultPlan: this.deps.faultPlan, corruptSaveCpu: this.deps.emuKnobs.corruptSaveCpu },
       }, req.timeoutMs + 60_000)) as { ok: boolean };
-      return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, live: true } as unknown as Record<string, unknown> };
+      return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, live: true } as unknown as Record<string, unknown>, plan: [], dryRun: false };
     }
     return this.guardAsync(async () => {
       const p = await this.open(true);
@@ -241,7 +285,7 @@ export class EmuTarget implements Target {
           now: this.deps.now,
           ...(corrupt !== null ? { tamper: (ram: Uint8Array) => damageSaveSlot(ram, corrupt) } : {}),
         });
-        return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, powerOn: on.boot.events } };
+        return { target: this.spec, kind: 'emu', ok: report.ok, report: { ...report, powerOn: on.boot.events }, plan: [], dryRun: false };
       } finally {
         if (machine) await machine.stop();
         p.close();
@@ -359,4 +403,11 @@ function summarize(r: UpdateRequest): StagedSummary {
     stagedAt: new Date(Number(r.stagedAt)).toISOString(),
     flags: Object.entries(REQUEST_FLAGS).filter(([, b]) => r.flags & b).map(([n]) => n),
   };
+}
+
+/** The flash regions a stage writes: STAGING (erase, program, read back), then the request in NVRAM. */
+function describeStage(plan: ActionLog, p: Platform, size: number, replaces: boolean): void {
+  if (replaces) plan.note({ kind: 'flash', region: 'NVRAM', offset: p.map.NVRAM.offset, length: p.map.NVRAM.size, purpose: 'invalidate the update request staged before' });
+  plan.note({ kind: 'flash', region: 'STAGING', offset: p.map.STAGING.offset, length: size, purpose: 'erase and program the image, read-back verify (unchanged blocks skipped)' });
+  plan.note({ kind: 'flash', region: 'NVRAM', offset: p.map.NVRAM.offset, length: p.map.NVRAM.size, purpose: 'the update request record (offset, length, SHA-256, CRC-32, version, flags)' });
 }

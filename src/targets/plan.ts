@@ -1,0 +1,34 @@
+/**
+ * What a stage or apply does to the world, one action at a time. Targets describe every helper run and
+ * every write through an ActionLog; with --dry-run the log only records them, so the list printed is
+ * made by the same code path that would have run, not by a second description that could drift.
+ */
+export type PlannedAction =
+  | { kind: 'exec'; argv: string[]; purpose: string }
+  | { kind: 'write'; path: string; bytes: number; purpose: string }
+  | { kind: 'remove'; path: string; purpose: string }
+  | { kind: 'flash'; region: string; offset: number; length: number; purpose: string }
+  | { kind: 'check'; purpose: string };
+
+export class ActionLog {
+  readonly actions: PlannedAction[] = [];
+
+  constructor(readonly dryRun: boolean) {}
+
+  /** Record `action`; run `fn` unless this is a dry run. */
+  async run<T>(action: PlannedAction, fn: () => Promise<T>): Promise<T | undefined> {
+    this.actions.push(action);
+    return this.dryRun ? undefined : fn();
+  }
+
+  /** Record several actions done by one step (a write through sudo is several commands); run `fn` unless dry. */
+  async runAll<T>(actions: PlannedAction[], fn: () => Promise<T>): Promise<T | undefined> {
+    this.actions.push(...actions);
+    return this.dryRun ? undefined : fn();
+  }
+
+  /** Record an action that is only described (the emulated target's flash writes, checks). */
+  note(action: PlannedAction): void {
+    this.actions.push(action);
+  }
+}
