@@ -37,6 +37,19 @@ function exitCodeHelp(): string {
   return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md),\n  XDG_CACHE_HOME (downloads go to $XDG_CACHE_HOME/fwup), NODE_EXTRA_CA_CERTS (a PEM file of extra CAs for https),\n  FWUP_REBOOT_COMMAND (replaces systemctl reboot / reboot: tests, unusual systems)\n`;
 }
 
+/**
+ * The commands worth declaring to commander for this command line: only the one named (every start
+ * pays for each declared option), all of them for --help or an unknown command, none for --version.
+ */
+function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
+  if (argv.includes('-h') || argv.includes('--help') || argv.includes('help')) return COMMANDS;
+  const words = new Set(COMMANDS.map((c) => c.name.split(' ')[0]!));
+  const named = argv.find((a) => words.has(a));
+  if (named) return COMMANDS.filter((c) => c.name.split(' ')[0] === named);
+  if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) return [];
+  return COMMANDS;
+}
+
 function wantsJson(argv: string[]): boolean {
   return argv.includes('--json');
 }
@@ -73,7 +86,7 @@ export async function main(io: Io): Promise<ExitCode> {
     .addHelpText('after', exitCodeHelp());
 
   const groups = new Map<string, InstanceType<typeof Command>>();
-  for (const spec of COMMANDS) {
+  for (const spec of commandsFor(io.argv)) {
     const words = spec.name.split(' ');
     let parent = program;
     if (words.length === 2) {

@@ -3,6 +3,7 @@ import { EmuTarget } from '../targets/emu/emu-target.js';
 import { serveMachine } from '../targets/emu/machine-service.js';
 import { launchService, serviceStatus, stopService } from '../targets/emu/service-launch.js';
 import { runningServicePid } from '../targets/emu/service-files.js';
+import { readMachineConfig } from '../machine/platform.js';
 import type { Context } from './context.js';
 import { targetDeps } from './settings.js';
 import { resolveTarget } from './target-session.js';
@@ -10,6 +11,7 @@ import { resolveTarget } from './target-session.js';
 async function emuTarget(ctx: Context, spec: string | undefined): Promise<EmuTarget> {
   const t = await resolveTarget(ctx, spec);
   if (!(t instanceof EmuTarget)) throw new FwupError('TARGET_UNSUPPORTED', 'only emulated machines run in the background');
+  readMachineConfig(t.dir); // "no emulated machine here" rather than "not running"
   return t;
 }
 
