@@ -1,8 +1,9 @@
-import { constants, open, rename, unlink, mkdir } from 'node:fs/promises';
+import { constants, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FwupError } from '../errors/fwup-error.js';
 import { displayArgv, spawnFailure, type Exec } from './exec.js';
 import type { PlannedAction } from './plan.js';
+import { writeFileDurably } from './state-records.js';
 import { SUDO, sudoRefusal, type Route } from './privilege.js';
 
 /**
@@ -41,23 +42,11 @@ export class HostFiles {
 
   /** Replace a regular file atomically (temporary file, fsync, rename): a capsule on the ESP. */
   async replaceFile(path: string, data: Buffer, route: Route): Promise<void> {
-    const tmp = tmpBeside(path);
     if (route === 'sudo') {
       for (const argv of HostFiles.replaceSteps(path)) await this.sudo(argv, argv[0] === 'dd' ? data : undefined);
       return;
     }
-    await mkdir(dirname(path), { recursive: true });
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } catch (e) {
-      await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
-    await fh.close();
-    await rename(tmp, path);
+    await writeFileDurably(path, data);
   }
 
   async remove(path: string, route: Route): Promise<void> {
