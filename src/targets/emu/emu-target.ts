@@ -69,15 +69,6 @@ export class EmuTarget implements Target {
   lastRecovery: BootReport | null = null;
 
   /** An injected power cut leaves the machine off: record it, then let the error through (exit 11). */
-  private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      if (isPowerCut(e)) writeFileSync(join(this.dir, POWER_LATCH), `${this.deps.now().toISOString()}\n`);
-      throw e;
-    }
-  }
-
   private async guardAsync<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
