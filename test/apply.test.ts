@@ -6,7 +6,6 @@ import { fwup, json, tempDir, hashTree, REPO_ROOT } from './helpers/cli.js';
 import { initMachine, statusJson, withPlatform } from './helpers/machine.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { Digester } from '../src/util/digest.js';
-import { IMAGE_FORMAT_ID } from '../src/storage/variables.js';
 import { RegionWriter } from '../src/storage/region-writer.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
@@ -146,9 +145,9 @@ function plant(machineDir: string, image: Buffer, over: Partial<Record<string, u
     w.write(image);
     w.finish();
     const d = new Digester().update(image).digest();
-    p.vars.setRequest({
-      recordVersion: 1, flags: 0, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: image.length, imageCrc32: d.crc32,
-      imageSha256: Buffer.from(d.sha256, 'hex'), imageFormat: IMAGE_FORMAT_ID.fwup, reserved0: 0, cpuCount: 0, versionNumber: 0x02000000,
+    p.services.setRequest({
+      recordVersion: 2, flags: 0, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: image.length,
+      imageSha256: Buffer.from(d.sha256, 'hex'), imageFormat: 1, reserved0: 0, cpuCount: 0, versionNumber: 0x02000000,
       version: '2.0.0', stateSaveAddress: 0n, stateSaveLength: 0, stateSaveCrc32: 0, stagedAt: 0n, ...over,
     } as never);
   });

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -161,7 +162,16 @@ test('capsule inspect: verdicts without --cert, with a partial chain, and with a
     assert.equal(j.signature.status, 'not-verified');
 
     // edk2 allows a partial chain: the intermediate, or the signer itself, may be the trust anchor.
-    for (const anchor of [TEST_SUB(), TEST_CERT()]) {
+    // TestCert.pem holds the signer's private key too, and a trust anchor must not: it is refused, and
+    // its certificate alone is trusted.
+    r = await fwup(['inspect', signed, '--cert', TEST_CERT(), '--json'], { cwd: dir });
+    assert.equal(r.code, EXIT.USAGE, r.stdout);
+    assert.equal(json<CapsuleJson>(r).error!.code, 'KEY_INVALID');
+    assert.match(json<CapsuleJson>(r).error!.message, /is a private key/);
+    assert.doesNotMatch(r.stdout, /PRIVATE KEY|MII/, 'the key is never printed');
+    const signerOnly = join(dir, 'signer-cert.pem');
+    writeFileSync(signerOnly, /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/.exec(readFileSync(TEST_CERT(), 'utf8'))![0]);
+    for (const anchor of [TEST_SUB(), signerOnly]) {
       r = await fwup(['inspect', signed, '--cert', anchor, '--json'], { cwd: dir });
       assert.equal(r.code, 0, `${anchor}: ${r.stdout}`);
       assert.equal(json<CapsuleJson>(r).capsule.payloads[0]!.signature.status, 'valid');

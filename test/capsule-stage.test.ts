@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fwup, json, tempDir, hashTree, SHARED_FIXTURES } from './helpers/cli.js';
-import { statusJson, withPlatform } from './helpers/machine.js';
+import { statusJson, withFirmware, withPlatform } from './helpers/machine.js';
+import { activeSlotHeader, setSecurityFloor } from './helpers/memory-platform.js';
 import { plantImage } from './helpers/plant.js';
 import { EXIT } from '../src/errors/exit-codes.js';
-import { IMAGE_FORMAT_ID, REQUEST_FLAGS } from '../src/storage/variables.js';
-import { verifyRegionImage } from '../src/machine/slot-image.js';
+import { REQUEST_FLAGS } from '../src/storage/variables.js';
+import { capsuleFormat } from '../src/image/formats/capsule.js';
 import { createHash } from 'node:crypto';
 
 const CAPS = join(SHARED_FIXTURES, 'edk2-capsules');
@@ -37,9 +38,7 @@ test('capsule on the emulated machine: a signed capsule for its image type stage
     const manifest = JSON.parse(await readFile(join(CAPS, 'manifest.json'), 'utf8')) as { capsules: Array<{ file: string; payloads: Array<{ payloadSha256: string }> }> };
     const expected = manifest.capsules.find((c) => c.file === 'signed-sha256-mc.cap')!.payloads[0]!.payloadSha256;
     withPlatform(join(dir, 'm'), (p) => {
-      const rep = verifyRegionImage(p.flash, p.vars.bootState().active === 0 ? p.map.SLOT_A : p.map.SLOT_B, null);
-      assert.equal(rep.sha256, expected, 'the slot holds exactly the capsule payload');
-      assert.equal(rep.checks.sha256, 'ok');
+      assert.equal(activeSlotHeader(p).payloadSha256, expected, 'the slot holds exactly the capsule payload, and verifies');
     });
   } finally {
     await cleanup();
@@ -66,7 +65,7 @@ test('capsule on the emulated machine: wrong image type, unsigned, bad signature
     }
     // A capsule carries no security version: a machine whose counter went above 0 refuses it.
     const t = await machine(dir, SIGNED_GUID);
-    withPlatform(join(dir, 'm'), (p) => p.vars.raiseSecurityVersion(1));
+    withFirmware(join(dir, 'm'), (v) => setSecurityFloor(v, 1));
     const r = await fwup(['stage', join(CAPS, 'signed-sha256-mc.cap'), '--target', t, '--json'], { cwd: dir });
     assert.equal(r.code, EXIT.POLICY);
     assert.equal(json<{ error: { code: string } }>(r).error.code, 'POLICY_SECURITY_VERSION');
@@ -83,8 +82,8 @@ test('capsule on the emulated machine: the firmware refuses a planted capsule wh
     const slotB = () => withPlatform(join(dir, 'm'), (p) => createHash('sha256').update(p.flash.read(p.map.SLOT_B.offset, p.map.SLOT_B.size)).digest('hex'));
     const before = slotB();
     withPlatform(join(dir, 'm'), (p) => {
-      const r = plantImage(p, bad, REQUEST_FLAGS.APPLY);
-      p.vars.setRequest({ ...r, imageFormat: IMAGE_FORMAT_ID.capsule, versionNumber: 0x310, version: '0x00000310' });
+      const r = plantImage(p, bad, REQUEST_FLAGS.APPLY, capsuleFormat.id);
+      p.services.setRequest({ ...r, versionNumber: 0x310, version: '0x00000310' });
     });
     const r = await fwup(['apply', '--cold', '--target', t, '--json'], { cwd: dir });
     assert.equal(r.code, EXIT.OUTCOME, r.stdout);

@@ -10,9 +10,8 @@ import { MemoryFlash } from '../src/storage/memory-flash.js';
 import { isPowerCut } from '../src/storage/fault-flash.js';
 import { firmwareBoot } from '../src/machine/firmware/firmware.js';
 import { BOOT_TABLE, decide, type BootFacts } from '../src/machine/firmware/boot-table.js';
-import { firmwareTrust } from '../src/machine/config.js';
-import { verifyRegionImage } from '../src/machine/slot-image.js';
-import { confirmTrial } from '../src/machine/boot-control.js';
+import { chipOf } from '../src/machine/chip.js';
+import { activeImage } from './helpers/memory-platform.js';
 import { initSaveArea, saveSlot, areaCrc, saveAreaBytes } from '../src/machine/state-save.js';
 import { RAM_SAVE_AREA_BASE } from '../src/machine/ram-layout.js';
 import { FwupError } from '../src/errors/fwup-error.js';
@@ -30,7 +29,7 @@ const base = makeMemoryMachine({ trustPem: [PEM] });
 const now = () => new Date(1_800_000_000_000);
 
 function boot(p: Platform, cause: 'power-on' | 'warm' | 'cold' = 'cold', ram = new Uint8Array(0)) {
-  return firmwareBoot({ platform: p, ram, cpus: p.config.cpus, cause, ...firmwareTrust(p.config), now });
+  return firmwareBoot({ chip: chipOf(p), ram, cpus: p.hardware.cpus, cause, now });
 }
 
 function slotDigest(p: Platform, slot: 'SLOT_A' | 'SLOT_B'): string {
@@ -39,11 +38,9 @@ function slotDigest(p: Platform, slot: 'SLOT_A' | 'SLOT_B'): string {
 
 /** The machine boots a slot whose image verifies; returns its version. */
 function bootable(p: Platform): string {
-  const b = p.vars.bootState();
-  const r = verifyRegionImage(p.flash, b.active === 0 ? p.map.SLOT_A : p.map.SLOT_B, null);
-  assert.equal(r.checks.sha256, 'ok');
-  assert.equal(r.checks.payloadCrc, 'ok');
-  return r.version;
+  const a = activeImage(p);
+  assert.ok(a.verified, `slot ${a.slot} verifies`);
+  return a.version ?? '?';
 }
 
 /** A RAM image with a valid state-save area for `cpus`, as the OS leaves it after the rendezvous. */
@@ -78,13 +75,13 @@ test('firmware: a cold apply of a planted, valid signed image installs it on tri
   const r = await boot(p);
   assert.deepEqual(r.actions, ['install', 'cold-boot']);
   assert.equal(r.activeVersion, '2.0.0');
-  assert.equal(p.vars.bootState().trial, 1);
+  assert.equal(p.services.record().trial, 1);
   assert.equal(bootable(p), '2.0.0');
   // A reset before confirmation reverts it.
   const q = memoryPlatform(base.config, flash);
   const again = await boot(q, 'power-on');
   assert.equal(again.activeVersion, '1');
-  assert.equal(q.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL);
+  assert.equal(q.services.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL);
 });
 
 test('firmware: refuses planted attacks the OS checks would have caught (bit flips, unknown key, security version, downgrade, platform)', async () => {
@@ -93,7 +90,7 @@ test('firmware: refuses planted attacks the OS checks would have caught (bit fli
   let p = memoryPlatform(base.config, flash);
   plantImage(p, SIGNED3);
   await boot(p);
-  confirmTrial(p, now());
+  p.services.confirmTrial();
   const installed = flash.snapshot();
   const cases: Array<[string, Buffer, number]> = [
     ['unknown key', img('fw-2.0.0-other-key.fwup'), LAST_ATTEMPT_STATUS.ERROR_AUTH_ERROR],
@@ -116,12 +113,12 @@ test('firmware: refuses planted attacks the OS checks would have caught (bit fli
     const b = slotDigest(p, 'SLOT_B');
     const r = await boot(p);
     assert.ok(r.rejected, `${what}: refused`);
-    if (status >= 0) assert.equal(p.vars.lastAttempt()?.status, status, `${what}: ${r.rejected.reason}`);
-    else assert.notEqual(p.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.SUCCESS);
+    if (status >= 0) assert.equal(p.services.lastAttempt()?.status, status, `${what}: ${r.rejected.reason}`);
+    else assert.notEqual(p.services.lastAttempt()?.status, LAST_ATTEMPT_STATUS.SUCCESS);
     assert.equal(slotDigest(p, 'SLOT_A'), a, `${what}: slot A untouched`);
     assert.equal(slotDigest(p, 'SLOT_B'), b, `${what}: slot B untouched`);
     assert.equal(bootable(p), '3.0.0');
-    assert.equal(p.vars.request(), null, `${what}: the request is cleared`);
+    assert.equal(p.services.request(), null, `${what}: the request is cleared`);
   }
   console.log(`firmware planted-attack cases: ${cases.length}`);
 });
@@ -139,19 +136,19 @@ test('firmware: a downgrade below the installed lowest supported version is refu
   ]);
   plantImage(p, v3, REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED);
   assert.equal((await boot(p)).activeVersion, '3.0.0');
-  confirmTrial(p, now());
+  p.services.confirmTrial();
   const raw = Buffer.alloc(5000, 1);
   const d = new Digester().update(raw).digest();
   const plantRaw = (flags: number) => {
     plantImage(p, raw, flags);
-    const r = p.vars.request()!;
-    p.vars.setRequest({ ...r, imageFormat: 3, versionNumber: 0x01050000, version: '1.5.0', imageSha256: Buffer.from(d.sha256, 'hex'), imageCrc32: d.crc32 });
+    const r = p.services.request()!;
+    p.services.setRequest({ ...r, imageFormat: 3, versionNumber: 0x01050000, version: '1.5.0', imageSha256: Buffer.from(d.sha256, 'hex') });
   };
   plantRaw(REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED);
   let r = await boot(p);
   assert.ok(r.rejected);
   assert.match(r.rejected.reason, /below the lowest supported version/);
-  assert.equal(p.vars.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_INCORRECT_VERSION);
+  assert.equal(p.services.lastAttempt()?.status, LAST_ATTEMPT_STATUS.ERROR_INCORRECT_VERSION);
   p = memoryPlatform(dev.config, f);
   plantRaw(REQUEST_FLAGS.APPLY | REQUEST_FLAGS.ALLOW_UNSIGNED | REQUEST_FLAGS.ALLOW_OLDER);
   r = await boot(p);
@@ -185,7 +182,7 @@ test('fuzz: mutated request records through the firmware (warm and cold): no cra
     }
     const f = new MemoryFlash(base.config.flash, chip);
     const p = memoryPlatform(base.config, f);
-    p.vars.store.set(VARIABLE.UPDATE_REQUEST, rec);
+    p.services.setVariable(VARIABLE.UPDATE_REQUEST, rec);
     const a = slotDigest(p, 'SLOT_A');
     const b = slotDigest(p, 'SLOT_B');
     let r;

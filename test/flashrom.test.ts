@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -194,13 +195,15 @@ test('flashrom: wrong-size images, a missing chip, a bad programmer and bad opti
   }
 });
 
-test('flashrom: a write-protected chip fails the write with a clear error; chip and state are left as they were', async () => {
+test('flashrom: a write-protected chip fails the write with a clear error; the chip and the staged request are left as they were', async () => {
   // Status register BP bits set and the WP# pin asserted: flashrom cannot unprotect, erase fails.
-  const c = await chip(prngBytes(9, CHIP), ',spi_status=0x9c,hwwp=yes');
+  const original = prngBytes(9, CHIP);
+  const c = await chip(original, ',spi_status=0x9c,hwwp=yes');
   try {
     await writeFile(join(c.dir, 'new.bin'), prngBytes(10, CHIP));
     assert.equal((await c.run(['stage', 'new.bin', '--allow-unsigned'])).code, 0);
-    const before = await c.snapshot();
+    const before = await hashTree(join(c.dir, 'chip'));
+    const staged = json<{ staged: unknown }>(await c.run(['status', '--json'])).staged;
     const r = await c.run(['apply', '--json']);
     assert.equal(r.code, EXIT.TARGET, r.stdout);
     const e = json<{ error: { code: string; message: string; hint: string; details: { chip: string } } }>(r).error;
@@ -208,7 +211,12 @@ test('flashrom: a write-protected chip fails the write with a clear error; chip 
     assert.match(e.hint, /disable the protection/);
     assert.match(e.hint, /the chip was not changed/);
     assert.equal(e.details.chip, 'unchanged');
-    assert.equal(await c.snapshot(), before);
+    assert.equal(await hashTree(join(c.dir, 'chip')), before, 'the chip is unchanged');
+    const st = json<{ staged: unknown; backup: { sha256: string }; lastWrite: { action: string } }>(await c.run(['status', '--json']));
+    assert.deepEqual(st.staged, staged, 'the request stays staged');
+    // The chip's content was kept durably before the write was tried (the rule for every write).
+    assert.equal(st.backup.sha256, createHash('sha256').update(original).digest('hex'));
+    assert.equal(st.lastWrite.action, 'failed');
   } finally {
     await c.cleanup();
   }
@@ -229,7 +237,8 @@ test('flashrom: a write that fails half way (chip erased, page program refused) 
     assert.match(e.hint, /restore it with `fwup rollback --target flashrom:dummy:/);
     assert.notDeepEqual(await readFile(c.chip), original, 'flashrom did change the chip');
     const st = json<{ backup: { sha256: string; replacedBy: string }; staged: { size: number } | null }>(await c.run(['status', '--json']));
-    assert.equal(st.backup.replacedBy, 'a failed write');
+    // Saved before flashrom started: the content the half-finished write destroyed.
+    assert.equal(st.backup.replacedBy, 'unversioned');
     const dir = join(c.dir, 'state', 'fwup', 'flashrom');
     const [name] = await readdir(dir);
     assert.deepEqual(await readFile(join(dir, name!, 'backup.bin')), original);

@@ -44,7 +44,7 @@ test('round trip: every fixture image packs again to identical bytes and parses 
         spec.signKey ? parsePrivateKey(await readFile(join(FIX, 'keys', `${spec.signKey}.key`)), 'k') : undefined);
       assert.ok(rebuilt.equals(committed.subarray(0, header.headerSize)), `${spec.file}: header re-serializes identically`);
       const keys = [parsePublicKey(await readFile(join(FIX, 'keys', 'test-release.pub')), 'test-release.pub')];
-      const r = (await readImageFile(join(FIX, 'images', spec.file), { keys })).report;
+      const r = (await readImageFile(join(FIX, 'images', spec.file), { trust: { keys, certs: null } })).report;
       assert.equal(r.sha256, m.payloadSha256);
       assert.equal(r.version, spec.meta.version);
       assert.equal(r.versionNumber, spec.meta.versionNumber);
@@ -98,7 +98,7 @@ async function readBytes(bytes: Buffer, keys = [pub]) {
   try {
     const p = join(dir, 'img.fwup');
     await writeFile(p, bytes);
-    return await readImageFile(p, { keys });
+    return await readImageFile(p, { trust: { keys, certs: null } });
   } finally {
     await cleanup();
   }
@@ -125,7 +125,7 @@ test('reject: empty file and a header cut short', async () => {
   await rejects(makeImage().subarray(0, 100), 'IMAGE_TRUNCATED', /FwupHeader needs 144 bytes/);
   const img = makeImage();
   const size = img.readUInt32LE(12);
-  await rejects(img.subarray(0, size - 10), 'IMAGE_TRUNCATED', /header announces \d+ bytes but the file holds only/);
+  await rejects(img.subarray(0, size - 10), 'IMAGE_TRUNCATED', /header announces \d+ bytes but the source holds only/);
 });
 
 test('reject: truncated payload and trailing bytes', async () => {
@@ -249,7 +249,7 @@ test('every single-bit flip of a signed image is detected', async () => {
       xorByte(m, bit >> 3, 1 << (bit & 7));
       await writeFile(p, m);
       try {
-        const r = (await readImageFile(p, { keys: [pub] })).report;
+        const r = (await readImageFile(p, { trust: { keys: [pub], certs: null } })).report;
         assert.equal(r.ok, false, `bit ${bit} went unnoticed`);
         detected++;
       } catch (e) {

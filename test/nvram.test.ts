@@ -186,8 +186,39 @@ test('nvram: blank and damaged stores', () => {
   const f = new MemoryFlash(G);
   assert.throws(() => open(f), (e: unknown) => e instanceof FwupError && e.code === 'NVRAM_CORRUPT' && /not formatted/.test(e.message));
   open(f, true, true).set('X', Buffer.from('1'));
+  open(f, true).set('Y', Buffer.from('2'));
   f.program(MAP.NVRAM.offset + 12, Buffer.alloc(4, 0)); // store header: generation cleared, CRC now wrong
-  assert.throws(() => open(f), (e: unknown) => e instanceof FwupError && e.code === 'NVRAM_CORRUPT' && /damaged/.test(e.message));
+  // Every record keeps its own CRC: a damaged header loses nothing. Read-only, the records are read as
+  // they are and the damage is reported; a writable open rebuilds the store around them.
+  const ro = open(f, false);
+  assert.equal(ro.get('X')?.toString(), '1');
+  assert.equal(ro.get('Y')?.toString(), '2');
+  assert.equal(ro.usage().damage.header, true);
+  const rw = open(f, true);
+  assert.equal(rw.usage().damage.header, false, 'rebuilt');
+  assert.equal(open(f, false).get('Y')?.toString(), '2');
+  assert.equal(open(f, false).usage().damage.header, false);
+});
+
+test('nvram: a damaged record header in the middle of the log loses that record only', () => {
+  const f = new MemoryFlash(G);
+  const s = open(f, true, true);
+  for (const n of ['A', 'B', 'C', 'D']) s.set(n, Buffer.from(n.repeat(6)));
+  const image = f.snapshot();
+  // Four damaged bytes of B's record header (its start id and state): the log used to end there.
+  const at = image.indexOf(Buffer.from('B'), MAP.NVRAM.offset + 32) - 16;
+  f.erase(MAP.NVRAM.offset, MAP.NVRAM.size);
+  const broken = Buffer.from(image.subarray(MAP.NVRAM.offset, MAP.NVRAM.offset + MAP.NVRAM.size));
+  broken.fill(0, at - MAP.NVRAM.offset, at - MAP.NVRAM.offset + 4);
+  f.program(MAP.NVRAM.offset, broken);
+  const ro = open(f, false);
+  assert.deepEqual(ro.names(), ['A', 'C', 'D']);
+  assert.equal(ro.get('D')?.toString(), 'DDDDDD');
+  assert.ok(ro.usage().damage.skippedBytes > 0);
+  const rw = open(f, true);
+  rw.set('E', Buffer.from('e'));
+  assert.deepEqual(open(f, false).names(), ['A', 'C', 'D', 'E'], 'the next write rebuilt the store around the good records');
+  assert.equal(open(f, false).usage().damage.skippedBytes, 0);
 });
 
 test('nvram: a record whose data was damaged reads as absent, never as garbage', () => {

@@ -10,7 +10,7 @@ const facts: PolicyFacts = {
   securityVersion: 2,
   hasTrustedKeys: true,
   development: false,
-  capacity: 1000,
+  capacity: { image: 1000, slot: 1000 },
 };
 
 const image: ImageReport = {

@@ -7,7 +7,7 @@ import { runInProcess } from './helpers/in-process.js';
 import { testSize } from './helpers/mutate.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { openPlatform } from '../src/machine/platform.js';
-import { verifyRegionImage } from '../src/machine/slot-image.js';
+import { activeImage } from './helpers/memory-platform.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
 const SIGNED = join(FIX, 'images', 'fw-2.0.0-signed.fwup');
@@ -17,12 +17,10 @@ const KEY = join(FIX, 'keys', 'test-release.pub');
 function inspectMachine(dir: string): { version: string; staged: boolean } {
   const p = openPlatform(dir, { writable: false });
   try {
-    const b = p.vars.bootState();
-    const r = verifyRegionImage(p.flash, b.active === 0 ? p.map.SLOT_A : p.map.SLOT_B, null);
-    assert.equal(r.checks.sha256, 'ok', 'the active slot verifies');
-    assert.equal(r.checks.payloadCrc, 'ok');
-    p.vars.history();
-    return { version: r.version, staged: p.vars.request() !== null };
+    const a = activeImage(p);
+    assert.ok(a.verified, 'the active slot verifies');
+    p.services.history();
+    return { version: a.version ?? '?', staged: a.staged };
   } finally {
     p.close();
   }

@@ -47,10 +47,10 @@ test('stage URL: downloads, verifies the pinned digest and the signature, then s
     }
     const r = await fwup(['stage', server.url('/fw.fwup'), '--sha256', sha, '--target', t, '--json'], { cwd: dir, env });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const out = json<{ download: { url: string; sha256: string; cached: boolean } }>(r);
-    assert.equal(out.download.sha256, sha);
+    const out = json<{ download: { url: string; fileSha256: string; cached: boolean } }>(r);
+    assert.equal(out.download.fileSha256, sha);
     const st = await statusJson(dir, t);
-    assert.equal(st.staged.sha256, sha);
+    assert.equal(st.staged.fileSha256, sha);
     assert.equal(st.staged.version, '2.0.0');
   } finally {
     await server.close();

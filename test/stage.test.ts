@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFile, readFile, truncate, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fwup, json, tempDir, hashTree, REPO_ROOT, xorByte } from './helpers/cli.js';
-import { initMachine, statusJson, withPlatform } from './helpers/machine.js';
+import { initMachine, statusJson, withFirmware } from './helpers/machine.js';
+import { setSecurityFloor } from './helpers/memory-platform.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { Digester } from '../src/util/digest.js';
 
@@ -24,7 +25,10 @@ test('stage: machine init && stage a signed image && status --json shows it', as
     assert.equal(st.kind, 'emu');
     assert.deepEqual(
       { ...(st.staged as object), stagedAt: 'x' },
-      { version: '2.0.0', versionNumber: 0x02000000, format: 'fwup', size: bytes.length, sha256: new Digester().update(bytes).digest().sha256, crc32: new Digester().update(bytes).digest().crc32, stagedAt: 'x', flags: [] },
+      {
+        version: '2.0.0', versionNumber: 0x02000000, format: 'fwup', size: bytes.length, fileSha256: new Digester().update(bytes).digest().sha256,
+        payloadSha256: new Digester().update(bytes.subarray(bytes.length - 98304)).digest().sha256, stagedAt: 'x', flags: [],
+      },
     );
     assert.equal((st.firmware as { version: string }).version, '1');
   } finally {
@@ -73,7 +77,7 @@ test('stage: every rejection leaves the machine directory byte-identical', async
       { what: 'wrong platform', target: keyed, args: [IMG('fw-2.0.0-other-platform.fwup')], code: EXIT.POLICY, err: 'POLICY_PLATFORM', msg: /acme-board-7/ },
       { what: 'downgrade', target: dev, args: [join(FIX, 'payloads', 'tiny.bin'), '--version', '0', '--allow-unsigned'], code: EXIT.POLICY, err: 'POLICY_DOWNGRADE', msg: /older than the installed/ },
       { what: 'same version', target: dev, args: [join(FIX, 'payloads', 'tiny.bin'), '--version', '1', '--allow-unsigned'], code: EXIT.NOTHING_TO_DO, err: 'NOTHING_TO_DO', msg: /already installed/ },
-      { what: 'too large', target: dev, args: [join(dir, 'big.bin'), '--version', '9', '--allow-unsigned'], code: EXIT.POLICY, err: 'POLICY_TOO_LARGE', msg: /holds at most/ },
+      { what: 'too large', target: dev, args: [join(dir, 'big.bin'), '--version', '9', '--allow-unsigned'], code: EXIT.POLICY, err: 'POLICY_TOO_LARGE', msg: /takes images of at most/ },
       { what: 'missing file', target: keyed, args: [join(dir, 'nope.fwup')], code: EXIT.NOT_FOUND, err: 'FILE_NOT_FOUND', msg: /no such file/ },
     ];
     for (const c of cases) {
@@ -86,7 +90,7 @@ test('stage: every rejection leaves the machine directory byte-identical', async
       assert.equal(await hashTree(dir), before, `${c.what}: nothing changed`);
     }
     // Security version: raise the machine's counter to 2, then an image with security version 1 is refused.
-    withPlatform(mdir, (p) => p.vars.raiseSecurityVersion(2));
+    withFirmware(mdir, (v) => setSecurityFloor(v, 2));
     const before = await hashTree(dir);
     const r = await fwup(['stage', IMG('fw-2.0.0-signed.fwup'), '--target', keyed, '--allow-older', '--json'], { cwd: dir });
     assert.equal(r.code, EXIT.POLICY);
@@ -114,20 +118,20 @@ test('stage: a corrupt or missing machine, a wrong-size flash.img and a full NVR
       assert.equal(await hashTree(dir), before, `${what}: byte-identical`);
     };
     const good = await readFile(join(mdir, 'machine.json'));
-    await writeFile(join(mdir, 'machine.json'), '{"format": "fwup-machine", "version": 1, "cpus": 999');
+    await writeFile(join(mdir, 'machine.json'), '{"format": "fwup-machine", "version": 2, "cpus": 999');
     await check('corrupt machine.json', EXIT.TARGET, 'TARGET_CORRUPT', /not valid JSON/);
     await writeFile(join(mdir, 'machine.json'), good);
     await copyFile(join(mdir, 'flash.img'), join(dir, 'flash.bak'));
     await truncate(join(mdir, 'flash.img'), 1 << 20);
     await check('short flash.img', EXIT.TARGET, 'TARGET_CORRUPT', /is 1048576 bytes, the machine's flash is 2097152/);
     await copyFile(join(dir, 'flash.bak'), join(mdir, 'flash.img'));
-    // Fill NVRAM with other variables until an update request no longer fits.
-    withPlatform(mdir, (p) => {
-      for (let i = 0; p.vars.store.canStore(`Filler${i}`, 8000); i++) p.vars.store.set(`Filler${i}`, Buffer.alloc(8000, i));
+    // Fill NVRAM with other (firmware) variables until an update request no longer fits.
+    withFirmware(mdir, (v) => {
+      for (let i = 0; v.vars.store.canStore(`Filler${i}`, 8000); i++) v.vars.store.set(`Filler${i}`, Buffer.alloc(8000, i));
       let n = 7000;
       while (n > 0) {
-        if (p.vars.store.canStore('Last', n)) {
-          p.vars.store.set('Last', Buffer.alloc(n, 1));
+        if (v.vars.store.canStore('Last', n)) {
+          v.vars.store.set('Last', Buffer.alloc(n, 1));
           break;
         }
         n -= 16;
@@ -167,7 +171,7 @@ test('stage: re-staging is nothing to do; a second image replaces the first; uns
     assert.equal(await hashTree(dir), before);
     // The same image again after unstage: STAGING already holds it, so no block is written.
     r = await fwup(['stage', s3, '--target', t, '--json'], { cwd: dir });
-    const w = json<{ write: { blocks: number; unchanged: number } }>(r).write;
+    const w = json<{ details: { write: { blocks: number; unchanged: number } } }>(r).details.write;
     assert.equal(w.unchanged, w.blocks);
   } finally {
     await cleanup();
@@ -189,16 +193,16 @@ test('stage: 8 concurrent processes leave exactly one consistent request', async
     );
     for (const r of results) assert.equal(r.code, 0, r.stdout + r.stderr);
     const st = await statusJson(dir, t);
-    const staged = st.staged as { version: string; sha256: string; size: number };
+    const staged = st.staged as { version: string; fileSha256: string; size: number };
     const i = Number(staged.version) - 10;
     const expected = new Digester().update(await readFile(images[i]!)).digest();
-    assert.equal(staged.sha256, expected.sha256);
+    assert.equal(staged.fileSha256, expected.sha256);
     assert.equal(staged.size, expected.length);
     // STAGING holds exactly those bytes.
-    withPlatform(join(dir, 'm'), (p) => {
+    withFirmware(join(dir, 'm'), (v, p) => {
       const bytes = p.flash.read(p.map.STAGING.offset, staged.size);
-      assert.equal(new Digester().update(bytes).digest().sha256, staged.sha256);
-      assert.equal(p.vars.store.names().filter((n) => n === 'UpdateRequest').length, 1);
+      assert.equal(new Digester().update(bytes).digest().sha256, staged.fileSha256);
+      assert.equal(v.vars.store.names().filter((n: string) => n === 'UpdateRequest').length, 1);
     });
   } finally {
     await cleanup();

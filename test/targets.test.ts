@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { REPO_ROOT, fwup, hashTree, json, tempDir } from './helpers/cli.js';
@@ -60,18 +60,27 @@ test('targets: lists the default machine and the ones beside it, flashrom and it
   }
 });
 
-test('emu: stage --dry-run and apply --dry-run list the flash regions and leave the machine byte-identical', async () => {
+test('emu: stage --dry-run and apply --dry-run print the plan of the real code path: it equals what a real run on a copy wrote, and nothing changes', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const target = await initMachine(dir);
-    const before = await hashTree(join(dir, 'm'));
+    const m = join(dir, 'm');
+    type Plan = { dryRun: boolean; plan: Array<{ kind: string; region?: string; offset?: number; length?: number; purpose: string }> };
+    const flashOps = (p: Plan['plan']) => p.filter((a) => a.kind === 'flash').map((a) => [a.region, a.offset, a.length, a.purpose]);
+    const before = await hashTree(m);
     const s = await fwup(['stage', IMG, '--dry-run', '--json', '--target', target], { cwd: dir });
     assert.equal(s.code, 0, s.stderr);
-    const plan = json<{ dryRun: boolean; plan: Array<{ kind: string; region: string; length: number }> }>(s);
+    const plan = json<Plan>(s);
     assert.equal(plan.dryRun, true);
-    assert.deepEqual(plan.plan.map((a) => [a.kind, a.region]), [['flash', 'STAGING'], ['flash', 'NVRAM']]);
-    assert.equal(plan.plan[0]!.length, (await import('node:fs')).statSync(IMG).size);
-    assert.equal(await hashTree(join(dir, 'm')), before);
+    assert.equal(await hashTree(m), before, 'a dry run writes nothing');
+    const staging = plan.plan.find((a) => a.region === 'STAGING')!;
+    assert.equal(staging.length, (await import('node:fs')).statSync(IMG).size, 'the whole image goes into STAGING');
+    assert.ok(plan.plan.some((a) => a.region === 'NVRAM'), 'then the request into NVRAM');
+    // The same command for real, on a copy: the operations it performed are the plan printed.
+    await cp(m, join(dir, 'copy'), { recursive: true });
+    const real = await fwup(['stage', IMG, '--json', '--target', `emu:${join(dir, 'copy')}`], { cwd: dir });
+    assert.equal(real.code, 0, real.stdout);
+    assert.deepEqual(flashOps(json<Plan>(real).plan), flashOps(plan.plan));
     const text = await fwup(['stage', IMG, '--dry-run', '--target', target], { cwd: dir });
     assert.match(text.stdout, /dry run: nothing was changed/);
     assert.match(text.stdout, /flash\s+STAGING at 0x/);
@@ -79,12 +88,19 @@ test('emu: stage --dry-run and apply --dry-run list the flash regions and leave 
     const none = await fwup(['apply', '--dry-run', '--target', target], { cwd: dir });
     assert.equal(none.code, EXIT.NOT_FOUND, none.stderr);
     assert.equal((await fwup(['stage', IMG, '--target', target], { cwd: dir })).code, 0);
-    const staged = await hashTree(join(dir, 'm'));
+    const staged = await hashTree(m);
+    await cp(m, join(dir, 'copy2'), { recursive: true });
     const a = await fwup(['apply', '--warm', '--dry-run', '--json', '--target', target], { cwd: dir });
     assert.equal(a.code, 0, a.stderr);
-    const ap = json<{ plan: Array<{ kind: string; region?: string }> }>(a).plan;
-    assert.deepEqual(ap.filter((x) => x.kind === 'flash').map((x) => x.region), ['SLOT_B', 'NVRAM']);
-    assert.equal(await hashTree(join(dir, 'm')), staged);
+    const ap = json<Plan>(a).plan;
+    const imageSize = (await import('node:fs')).statSync(IMG).size;
+    assert.ok(ap.some((x) => x.region === 'SLOT_B' && x.length === imageSize), 'the firmware would write the image into slot B');
+    assert.ok(ap.some((x) => x.region === 'BOOTREC'), 'and activate it in the boot record');
+    assert.ok(ap.some((x) => x.region === 'RECOVERY'), 'and, once confirmed, refresh the recovery copy');
+    assert.equal(await hashTree(m), staged, 'a dry run of the whole method writes nothing');
+    const ra = await fwup(['apply', '--warm', '--json', '--target', `emu:${join(dir, 'copy2')}`], { cwd: dir });
+    assert.equal(ra.code, 0, ra.stdout);
+    assert.deepEqual(flashOps(json<Plan>(ra).plan), flashOps(ap));
   } finally {
     await cleanup();
   }

@@ -408,12 +408,17 @@ test('uefi: --dry-run lists every write and command, and changes nothing', async
     assert.deepEqual(
       plan.plan.map((a) => [a.kind, a.path?.replace(w.dir, '')]),
       [
+        ['write', plan.plan[0]!.path!.replace(w.dir, '')],
         ['write', `/root/boot/efi/EFI/UpdateCapsule/fwup-${SYS_FW.toLowerCase()}.cap`],
         ['write', `/root/sys/firmware/efi/efivars/OsIndications-8be4df61-93ca-11d2-aa0d-00e098032b8c`],
-        ['write', plan.plan[2]!.path!.replace(w.dir, '')],
+        ['write', plan.plan[3]!.path!.replace(w.dir, '')],
+        ['remove', plan.plan[4]!.path!.replace(w.dir, '')],
       ],
     );
-    assert.match(plan.plan[2]!.path!, /request\.json$/);
+    // The intent is recorded before the first write and removed once the request says delivered.
+    assert.match(plan.plan[0]!.path!, /intent\.json$/);
+    assert.match(plan.plan[3]!.path!, /request\.json$/);
+    assert.match(plan.plan[4]!.path!, /intent\.json$/);
     assert.equal(await w.snapshot(), before);
     const text = await w.run(['stage', CAP('unsigned-4k.cap'), '--allow-unsigned', '--dry-run']);
     assert.match(text.stdout, /dry run: nothing was changed/);
@@ -452,7 +457,8 @@ test('uefi: without root the loader is refused with the path named; --sudo plans
     const d = await fwup([...args, '--sudo', '--dry-run', '--json'], { cwd: w.dir, env: w.env, ...asUser });
     assert.equal(d.code, 0, d.stdout + d.stderr);
     const plan = json<{ plan: Array<{ kind: string; argv?: string[] }> }>(d).plan;
-    assert.deepEqual(plan[0], {
+    assert.match(JSON.stringify(plan[0]), /intent\.json/);
+    assert.deepEqual(plan[1], {
       kind: 'exec',
       argv: ['sudo', '-n', 'dd', `of=${loader}`, 'bs=4208', 'count=1', 'iflag=fullblock', 'conv=notrunc', 'status=none'],
       purpose: 'the whole capsule to the kernel, which hands it to the firmware',

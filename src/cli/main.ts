@@ -9,6 +9,7 @@ import { noProgress } from '../core/context.js';
 import { COMMANDS, type CommandSpec } from './command-table.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
 import { makeStyle, plainStyle, type Style } from './style.js';
+import { escapeText, sanitizeOutput } from '../util/text.js';
 
 export const VERSION = '0.1.0';
 
@@ -145,7 +146,10 @@ export async function main(io: Io): Promise<ExitCode> {
     io.stdout.write(`${JSON.stringify(data, jsonReplacer, 2)}\n`);
   } else if (!global.quiet && out.text) {
     const t = out.text(style);
-    if (t) io.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+    if (t) {
+      const safe = sanitizeOutput(t);
+      io.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+    }
   }
   if (out.error) {
     if (!global.json) writeErrorText(io, out.error, style);
@@ -238,8 +242,8 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 }
 
 function writeErrorText(io: Io, e: FwupError, style: Style): void {
-  io.stderr.write(`${style.red('error:')} ${e.message}\n`);
-  if (e.hint) io.stderr.write(`${style.dim('hint:')} ${e.hint}\n`);
+  io.stderr.write(`${style.red('error:')} ${escapeText(e.message)}\n`);
+  if (e.hint) io.stderr.write(`${style.dim('hint:')} ${escapeText(e.hint)}\n`);
 }
 
 function report(io: Io, e: unknown, json: boolean, verbose: boolean, style: Style): ExitCode {

@@ -1,53 +1,34 @@
 import type { ApplyOutcome } from '../targets/target.js';
 import type { Style } from './style.js';
-import { table } from './render.js';
+import { esc, table } from './render.js';
 import { dryRunText } from './render-plan.js';
 import { flashromApplyText, uefiApplyText } from './render-hardware.js';
-
-interface EmuApplyView {
-  mode: string;
-  kind: string;
-  cpus: number;
-  workers: number;
-  before: { slot: string; version: string };
-  after: { slot: string; version: string; trial: boolean };
-  ok: boolean;
-  confirmed: boolean;
-  reverted: boolean;
-  checks: Array<{ name: string; ok: boolean; detail: string }>;
-  ackLatencyMs: number[];
-  downtimeMs: number;
-  phases: Array<{ name: string; ms: number }>;
-  firmware: { decision: string; events: string[]; lastAttempt: { statusName: string; version: string } | null };
-  workLostSteps: number;
-  securityVersion: number;
-}
 
 const BAR_WIDTH = 40;
 
 /** The apply report: versions, checks, and the downtime as a timeline of bars per phase. */
 export function applyReportText(out: ApplyOutcome, s: Style): string {
   if (out.dryRun) return dryRunText(out.plan, s);
-  if (out.kind === 'flashrom') return flashromApplyText(out, s);
-  if (out.kind === 'uefi') return uefiApplyText(out, s);
-  const r = out.report as unknown as EmuApplyView;
+  if (out.kind === 'flashrom') return flashromApplyText(out.target, out.report, s);
+  if (out.kind === 'uefi') return uefiApplyText(out.report, s);
+  const r = out.report;
   const lines: string[] = [];
   const verdict = r.ok ? s.green(s.bold(r.confirmed ? 'OK, confirmed' : 'OK, on trial')) : s.red(s.bold(r.reverted ? 'FAILED, reverted' : 'FAILED'));
-  lines.push(`${s.bold(`${r.mode} ${r.kind === 'rollback' ? 'rollback' : 'apply'}`)} on ${out.target}: ${verdict}`);
+  lines.push(`${s.bold(`${r.mode} ${r.kind === 'rollback' ? 'rollback' : 'apply'}`)} on ${esc(out.target)}${r.live ? ' (running machine)' : ''}: ${verdict}`);
   lines.push(
     table(
       [
-        ['firmware', `${r.before.version} (slot ${r.before.slot}) -> ${r.after.version} (slot ${r.after.slot})${r.after.trial ? s.yellow(' on trial') : ''}`],
+        ['firmware', `${esc(r.before.version)} (slot ${r.before.slot}) -> ${esc(r.after.version)} (slot ${r.after.slot})${r.after.trial ? s.yellow(' on trial') : ''}`],
         ['cpus', `${r.cpus} on ${r.workers} worker thread${r.workers > 1 ? 's' : ''}`],
         ['firmware said', r.firmware.decision],
-        ['last attempt', r.firmware.lastAttempt ? `${r.firmware.lastAttempt.statusName} (${r.firmware.lastAttempt.version})` : '-'],
+        ['last attempt', r.firmware.lastAttempt ? `${r.firmware.lastAttempt.statusName} (${esc(r.firmware.lastAttempt.version)})` : '-'],
         ['security version', String(r.securityVersion)],
       ],
       s,
     ),
   );
   lines.push('', s.bold('checks'));
-  for (const c of r.checks) lines.push(`  ${c.ok ? s.green('✔') : s.red('✘')} ${c.name}: ${s.dim(c.detail)}`);
+  for (const c of r.checks) lines.push(`  ${c.ok ? s.green('✔') : s.red('✘')} ${c.name}: ${s.dim(esc(c.detail))}`);
   if (r.ackLatencyMs.length) {
     const sorted = [...r.ackLatencyMs].sort((a, b) => a - b);
     const med = sorted[sorted.length >> 1]!;
@@ -66,7 +47,7 @@ export function applyReportText(out: ApplyOutcome, s: Style): string {
   if (r.mode === 'cold') lines.push('', `work lost: ${r.workLostSteps} instructions (RAM cleared, the OS restarted)`);
   if (r.firmware.events.length) {
     lines.push('', s.bold('firmware'));
-    for (const e of r.firmware.events) lines.push(`  ${s.dim(e)}`);
+    for (const e of r.firmware.events) lines.push(`  ${s.dim(esc(e))}`);
   }
   return lines.join('\n');
 }

@@ -3,24 +3,24 @@ import type { ImageReport } from '../image/report.js';
 import { formatBytes } from '../util/units.js';
 import { hex32 } from '../util/digest.js';
 import type { Style } from './style.js';
-import { table } from './render.js';
+import { esc, table } from './render.js';
 
 const hex64 = (n: bigint) => `0x${n.toString(16).toUpperCase().padStart(16, '0')}`;
 
 function verdictText(sig: CapsulePayloadSignature, s: Style): string {
   switch (sig.status) {
-    case 'valid': return s.green(`valid (signer ${sig.signer}; trusted via ${sig.trustAnchor})`);
-    case 'invalid': return s.red(`INVALID: ${sig.reason}`);
-    case 'unknown-key': return s.red(`UNTRUSTED: ${sig.reason}`);
+    case 'valid': return s.green(`valid (signer ${esc(sig.signer ?? '')}; trusted via ${esc(sig.trustAnchor ?? '')})`);
+    case 'invalid': return s.red(`INVALID: ${esc(sig.reason ?? '')}`);
+    case 'unknown-key': return s.red(`UNTRUSTED: ${esc(sig.reason ?? '')}`);
     case 'unsigned': return s.yellow('unsigned');
-    case 'not-verified': return s.yellow(`present, not verified (signer ${sig.signer ?? 'unknown'}; pass --cert)`);
+    case 'not-verified': return s.yellow(`present, not verified (signer ${esc(sig.signer ?? 'unknown')}; pass --cert)`);
   }
 }
 
 /** `inspect` of a capsule: the capsule header, then one block per embedded driver and per payload. */
 export function capsuleReportText(path: string, r: ImageReport, c: CapsuleReport, s: Style): string {
   const rows: Array<[string, string]> = [
-    ['image', path],
+    ['image', esc(path)],
     ['format', 'UEFI FMP capsule'],
     ['capsule guid', c.capsuleGuid],
     ['flags', `${hex32(c.flags)}${c.flagNames.length ? ` (${c.flagNames.join(', ')})` : ''}`],
@@ -48,7 +48,7 @@ export function capsuleReportText(path: string, r: ImageReport, c: CapsuleReport
       ['  authenticated', p.authenticated ? `yes (PKCS#7, ${p.auth?.digestAlgorithm ?? 'unknown digest'})` : 'no'],
     ];
     if (p.monotonicCount !== null) pr.push(['  monotonic count', `${hex64(p.monotonicCount)} (${p.monotonicCount})`]);
-    if (p.dependency) pr.push(['  dependency', p.dependency.expression]);
+    if (p.dependency) pr.push(['  dependency', esc(p.dependency.expression)]);
     pr.push(['  signature', verdictText(p.signature, s)]);
     blocks.push(table(pr, s));
   }

@@ -1,7 +1,12 @@
 import type { ImageReport, CheckVerdict, SignatureReport } from '../image/report.js';
 import { formatBytes } from '../util/units.js';
 import { hex32 } from '../util/digest.js';
+import { escapeText } from '../util/text.js';
+import { displayLike } from '../util/version.js';
 import type { Style } from './style.js';
+
+/** Text from an image or a target, made safe to print (control characters escaped). */
+export const esc = escapeText;
 
 /** Two-column "key  value" lines, aligned. */
 export function table(rows: ReadonlyArray<readonly [string, string]>, s: Style): string {
@@ -19,27 +24,30 @@ export function signatureText(sig: SignatureReport, s: Style): string {
     case 'invalid': return s.red(`INVALID (key ${sig.keyId})`);
     case 'unknown-key': return s.red(`unknown key ${sig.keyId}`);
     case 'unsigned': return s.yellow('unsigned');
-    case 'not-verified': return s.yellow(`present, not verified (key ${sig.keyId}; pass --key)`);
+    case 'not-verified': return s.yellow(`present, not verified (key ${sig.keyId})`);
   }
 }
 
-export function imageReportText(path: string, r: ImageReport, s: Style): string {
+export function imageReportText(path: string, r: ImageReport & { fileSha256?: string }, s: Style): string {
   const rows: Array<[string, string]> = [
-    ['image', path],
+    ['image', esc(path)],
     ['format', r.format],
-    ['version', `${r.version} (${hex32(r.versionNumber)})`],
-    ['lowest supported', `${hex32(r.lowestSupportedVersion)}`],
+    ['version', `${esc(r.version)} (${hex32(r.versionNumber)})`],
+    ['lowest supported', displayLike(r.lowestSupportedVersion, r.version)],
     ['security version', String(r.securityVersion)],
-    ['platform', r.platform ?? '-'],
+    ['platform', esc(r.platform ?? '-')],
   ];
   if (r.flags.length) rows.push(['flags', r.flags.join(', ')]);
-  if (r.description) rows.push(['description', r.description]);
+  if (r.description) rows.push(['description', esc(r.description)]);
   if (r.buildTime) rows.push(['built', r.buildTime]);
   rows.push(
     ['header', `${r.headerSize} bytes`],
     ['payload', `${formatBytes(r.payloadSize)} (${r.payloadSize} bytes) at offset ${r.payloadOffset}`],
-    ['sha256', r.sha256],
-    ['crc32', hex32(r.crc32)],
+  );
+  if (r.fileSha256) rows.push(['fileSha256', `${r.fileSha256} (the whole file: what --sha256 pins)`]);
+  rows.push(
+    ['payloadSha256', r.sha256],
+    ['payload crc32', hex32(r.crc32)],
     ['header crc', verdict(r.checks.headerCrc, s)],
     ['payload crc', verdict(r.checks.payloadCrc, s)],
     ['payload sha256', verdict(r.checks.sha256, s)],

@@ -3,6 +3,7 @@ import type { ApplyOutcome, HistoryItem, TargetOptions } from '../targets/target
 import { EmuTarget } from '../targets/emu/emu-target.js';
 import type { BootReport } from '../machine/firmware/firmware.js';
 import type { Context } from './context.js';
+import { Steps } from './steps.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
 
 export interface ApplyOptions {
@@ -19,24 +20,21 @@ export interface ApplyOptions {
 /** apply: the target runs the method; a failed outcome check is an error (after the target reverted). */
 export async function apply(ctx: Context, opts: ApplyOptions): Promise<ApplyOutcome> {
   const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
-  const task = ctx.progress.start(opts.dryRun ? 'planning the apply' : `applying (${opts.mode})`);
-  try {
-    const out = await withTargetLock(ctx, target, () =>
+  const steps = new Steps(ctx, 'apply', opts.dryRun ? 'planning the apply' : `applying (${opts.mode})`, { apply: 1 });
+  const out = await withTargetLock(ctx, target, () =>
+    steps.run('apply', (tick) =>
       target.apply({
         mode: opts.mode,
         timeoutMs: opts.timeoutMs,
         confirm: opts.confirm,
         reboot: opts.reboot ?? false,
         dryRun: opts.dryRun ?? false,
-        onProgress: (p) => task.update(p.done, `${p.phase} ${p.total ? Math.floor((p.done / p.total) * 100) : 0}%`),
+        onProgress: (p) => tick(p.total ? p.done / p.total : 0),
       }),
-    );
-    task.succeed();
-    return out;
-  } catch (e) {
-    task.fail();
-    throw e;
-  }
+    ),
+  );
+  steps.done();
+  return out;
 }
 
 export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode' | 'reboot'>): Promise<ApplyOutcome> {
@@ -46,23 +44,26 @@ export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode' | '
   );
 }
 
+/** history is read-only: no lock (a machine in the middle of an update still answers). */
 export async function history(ctx: Context, opts: { target?: string }): Promise<{ target: string; entries: HistoryItem[] }> {
   const target = await resolveTarget(ctx, opts.target);
-  return withTargetLock(ctx, target, async () => ({ target: target.spec, entries: await target.history() }));
+  return { target: target.spec, entries: await target.history() };
 }
 
-/** `fwup machine boot`: cold-boot the emulated machine's firmware now. */
+/** `fwup machine boot`: cold-boot the emulated machine's firmware now (under the lock; refused while it runs). */
 export async function machineBoot(ctx: Context, opts: { target?: string }): Promise<{ target: string; boot: BootReport }> {
   const target = await resolveTarget(ctx, opts.target);
-  if (!(target instanceof EmuTarget)) throw new FwupError('TARGET_UNSUPPORTED', 'machine boot works on emulated machines only');
+  if (!(target instanceof EmuTarget)) throw new FwupError('TARGET_UNSUPPORTED', 'machine boot works on emulated machines only', { hint: 'give --target emu:DIR' });
   return withTargetLock(ctx, target, async () => ({ target: target.spec, boot: await target.boot() }));
 }
 
 export function outcomeError(out: ApplyOutcome): FwupError | null {
   if (out.ok) return null;
-  const r = out.report as { reverted?: boolean; checks?: Array<{ name: string; ok: boolean; detail: string }> };
-  const failed = r.checks?.find((c) => !c.ok);
-  return new FwupError('OUTCOME_FAILED', `the outcome check failed: ${failed ? `${failed.name}: ${failed.detail}` : 'see the report'}`, {
-    hint: r.reverted ? 'the previous firmware was restored (slot reverted)' : 'the installed firmware was not changed',
-  });
+  if (out.kind === 'emu') {
+    const failed = out.report.checks.find((c) => !c.ok);
+    return new FwupError('OUTCOME_FAILED', `the outcome check failed: ${failed ? `${failed.name}: ${failed.detail}` : 'see the report'}`, {
+      hint: out.report.reverted ? 'the previous firmware was restored (slot reverted)' : 'the installed firmware was not changed',
+    });
+  }
+  return new FwupError('OUTCOME_FAILED', 'the outcome check failed: see the report', { hint: 'the report says what the target found' });
 }

@@ -1,4 +1,5 @@
 import { FwupError } from '../errors/fwup-error.js';
+import { refusePrivateKey } from '../image/keys.js';
 import { looksLikePem, pemBlocks } from '../util/pem.js';
 import { readFileOrFail } from './files.js';
 
@@ -19,11 +20,16 @@ export async function readCertificateOrKeyFile(path: string, what: string): Prom
   }
 }
 
-/** Every certificate in each file (a PEM bundle may hold several; a private key beside them is skipped). */
-export async function loadCertificateFiles(paths: readonly string[], what = 'certificate'): Promise<CertificateFile[]> {
+/**
+ * Every certificate in each file (a PEM bundle may hold several). Where a certificate is to be trusted,
+ * a file that also holds a private key is refused: trust anchors are public, and a signing key that
+ * travels with them is a key that leaked. Other uses (certificates carried in a signature) skip it.
+ */
+export async function loadCertificateFiles(paths: readonly string[], what = 'certificate', opts: { refusePrivateKeys?: boolean } = {}): Promise<CertificateFile[]> {
   const out: CertificateFile[] = [];
   for (const path of paths) {
     const bytes = await readCertificateOrKeyFile(path, what);
+    if (opts.refusePrivateKeys) refusePrivateKey(bytes, path, `a ${what}`);
     if (!looksLikePem(bytes)) {
       out.push({ name: path, der: bytes });
       continue;

@@ -297,7 +297,7 @@ async function receiveVerifyCommit(
 /** readImageFile plus the verdict: the image must parse and pass its own integrity and signature checks. */
 async function verifyImage(path: string, url: string, options: DownloadOptions): Promise<ImageFile> {
   const name = `the image downloaded from ${url}`;
-  const image = await readImageFile(path, { keys: options.keys, name, ...(options.raw ? { raw: options.raw } : {}) });
+  const image = await readImageFile(path, { trust: { keys: options.keys, certs: null }, name, ...(options.raw ? { raw: options.raw } : {}) });
   const bad = reportError(image.report, name);
   if (bad) throw bad;
   return image;

@@ -9,6 +9,9 @@ import { loadCertificateFiles } from './cert-files.js';
 export interface InspectResult {
   path: string;
   report: ImageReport;
+  /** SHA-256 of the whole file (what `stage URL --sha256` and `fetch --sha256` pin). */
+  fileSha256: string;
+  fileSize: number;
   /** Set when a check failed: the report is still complete, the error says which check. */
   error: FwupError | null;
 }
@@ -21,16 +24,15 @@ export async function inspect(
   const path = resolvePath(ctx, image);
   const keys = opts.keys.length ? await loadPublicKeys(opts.keys.map((k) => resolvePath(ctx, k))) : null;
   const certPaths = opts.certs ?? [];
-  const trustedCerts = certPaths.length ? await loadCertificateFiles(certPaths.map((c) => resolvePath(ctx, c)), 'trusted certificate') : null;
+  const trustedCerts = certPaths.length ? await loadCertificateFiles(certPaths.map((c) => resolvePath(ctx, c)), 'trusted certificate', { refusePrivateKeys: true }) : null;
   const task = ctx.progress.start(`verifying ${image}`);
   const file = await readImageFile(path, {
-    keys,
-    trustedCerts,
+    trust: { keys, certs: trustedCerts },
     ...(opts.raw ? { raw: opts.raw } : {}),
     onProgress: (done, total) => task.update(done, `verifying ${image} ${Math.floor((done / total) * 100)}%`),
   });
   task.succeed();
   if (file.format === 'capsule' && keys) ctx.log.warn('--key checks .fwup signatures; a capsule is checked against --cert');
   if (file.format !== 'capsule' && trustedCerts) ctx.log.warn('--cert checks capsule signatures; this image is checked against --key');
-  return { path, report: file.report, error: reportError(file.report, image) };
+  return { path, report: file.report, fileSha256: file.fileSha256, fileSize: file.fileSize, error: reportError(file.report, image) };
 }

@@ -1,12 +1,12 @@
 import { createMachine, FACTORY_VERSION } from '../machine/factory.js';
 import { DEFAULT_CPUS, DEFAULT_FLASH_BYTES, DEFAULT_PLATFORM, type MachineConfig } from '../machine/config.js';
+import type { TrustAnchors } from '../storage/key-store.js';
 import { parseTargetSpec } from '../targets/open-target.js';
 import { runningServicePid } from '../targets/emu/service-files.js';
 import { FwupError } from '../errors/fwup-error.js';
-import { readFileOrFail } from './files.js';
 import { loadCertificateFiles } from './cert-files.js';
 import { isGuid } from '../util/layout.js';
-import { parsePublicKey } from '../image/keys.js';
+import { loadPublicKeys } from './key-files.js';
 import { resolvePath, type Context } from './context.js';
 
 export interface MachineInitOptions {
@@ -26,6 +26,8 @@ export interface MachineInitOptions {
 export interface MachineInitResult {
   dir: string;
   config: MachineConfig;
+  /** What was provisioned into the key store (public keys by id, certificate names; nothing secret). */
+  trust: Pick<TrustAnchors, 'platform' | 'imageTypeId' | 'development'> & { keys: Array<{ name: string; keyId: string }>; certs: Array<{ name: string }> };
   firmwareVersion: string;
 }
 
@@ -34,33 +36,37 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
   if (opts.dir) dir = resolvePath(ctx, opts.dir);
   else {
     const spec = parseTargetSpec(opts.target, ctx.cwd);
-    if (spec.kind !== 'emu') throw new FwupError('USAGE', 'machine init creates emulated machines only (emu:DIR)');
+    if (spec.kind !== 'emu') throw new FwupError('USAGE', 'machine init creates emulated machines only (emu:DIR)', { hint: 'give a directory, or --target emu:DIR' });
     dir = spec.dir;
   }
   const running = runningServicePid(dir);
   if (running !== null) {
     throw new FwupError('TARGET_BUSY', `the machine at ${dir} is running (pid ${running})`, { hint: 'stop it first: fwup machine stop' });
   }
-  const trusted = await Promise.all(
-    opts.trust.map(async (p) => {
-      const path = resolvePath(ctx, p);
-      const pem = (await readFileOrFail(path, 'read key')).toString('utf8');
-      return { ...parsePublicKey(pem, path), pem };
-    }),
-  );
-  const certFiles = await loadCertificateFiles((opts.trustCerts ?? []).map((p) => resolvePath(ctx, p)), 'trusted certificate');
-  const trustedCerts = certFiles.map((c) => ({ name: c.name, pem: `-----BEGIN CERTIFICATE-----\n${c.der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n` }));
-  if (opts.imageTypeId !== undefined && !isGuid(opts.imageTypeId)) throw new FwupError('USAGE', `--image-type-guid ${opts.imageTypeId} is not a GUID`);
-  const config = createMachine(dir, {
+  // Public keys and certificates only: a private key given here is refused before anything is created.
+  const trusted = await loadPublicKeys(opts.trust.map((p) => resolvePath(ctx, p)));
+  const certs = await loadCertificateFiles((opts.trustCerts ?? []).map((p) => resolvePath(ctx, p)), 'trusted certificate', { refusePrivateKeys: true });
+  if (opts.imageTypeId !== undefined && !isGuid(opts.imageTypeId)) {
+    throw new FwupError('USAGE', `--image-type-guid ${opts.imageTypeId} is not a GUID`, { hint: 'write it as 8-4-4-4-12 hex digits' });
+  }
+  const { config, anchors } = createMachine(dir, {
     cpus: opts.cpus ?? DEFAULT_CPUS,
     flashBytes: opts.flashBytes ?? DEFAULT_FLASH_BYTES,
     platform: opts.platform ?? DEFAULT_PLATFORM,
     trusted,
-    trustedCerts,
+    trustedCerts: certs,
     ...(opts.imageTypeId ? { imageTypeId: opts.imageTypeId } : {}),
     development: opts.development,
     now: ctx.now(),
     force: opts.force,
   });
-  return { dir, config, firmwareVersion: FACTORY_VERSION.display };
+  return {
+    dir,
+    config,
+    trust: {
+      platform: anchors.platform, imageTypeId: anchors.imageTypeId, development: anchors.development,
+      keys: anchors.keys.map((k) => ({ name: k.name, keyId: k.keyId })), certs: anchors.certs.map((c) => ({ name: c.name })),
+    },
+    firmwareVersion: FACTORY_VERSION.display,
+  };
 }

@@ -1,7 +1,7 @@
 import { FwupError } from '../errors/fwup-error.js';
 import { parseFaultPlan, type FaultPlan } from '../storage/fault-flash.js';
 import { realExec, type Exec } from '../targets/exec.js';
-import type { TargetDeps } from '../targets/target.js';
+import type { EmuDeps, TargetDeps } from '../targets/target.js';
 import type { Context } from './context.js';
 
 /** Settings that come from the environment, read in one place from the Context's snapshot. */
@@ -9,7 +9,7 @@ export function lockTimeoutMs(ctx: Context): number {
   const raw = ctx.env.FWUP_LOCK_TIMEOUT;
   if (raw === undefined || raw === '') return 30_000;
   const s = Number(raw);
-  if (!(s >= 0)) throw new FwupError('USAGE', `FWUP_LOCK_TIMEOUT=${raw} is not a number of seconds`);
+  if (!(s >= 0)) throw new FwupError('USAGE', `FWUP_LOCK_TIMEOUT=${raw} is not a number of seconds`, { hint: 'set it to the seconds to wait for a busy target, e.g. FWUP_LOCK_TIMEOUT=60' });
   return s * 1000;
 }
 
@@ -22,12 +22,12 @@ function cpuList(ctx: Context, name: string): number[] {
   const raw = ctx.env[name];
   if (!raw) return [];
   const list = raw.split(',').map((x) => Number(x.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new FwupError('USAGE', `${name}=${raw} is not a list of CPU numbers`);
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new FwupError('USAGE', `${name}=${raw} is not a list of CPU numbers`, { hint: 'comma-separated CPU numbers, e.g. 0,3' });
   return list;
 }
 
 /** Test knobs of the emulated machine (docs/testing.md): idle CPUs, CPUs that never acknowledge, a damaged save slot. */
-export function emuKnobs(ctx: Context): TargetDeps['emuKnobs'] {
+export function emuKnobs(ctx: Context): EmuDeps['knobs'] {
   const corrupt = cpuList(ctx, 'FWUP_EMU_CORRUPT_SAVE');
   return { idleCpus: cpuList(ctx, 'FWUP_EMU_IDLE_CPUS'), deafCpus: cpuList(ctx, 'FWUP_EMU_DEAF_CPUS'), corruptSaveCpu: corrupt[0] ?? null };
 }
@@ -48,7 +48,7 @@ export function rebootCommand(ctx: Context): string[] | null {
       v = null;
     }
     if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x === '')) {
-      throw new FwupError('USAGE', `FWUP_REBOOT_COMMAND=${raw} is not a JSON array of non-empty strings`);
+      throw new FwupError('USAGE', `FWUP_REBOOT_COMMAND=${raw} is not a JSON array of non-empty strings`, { hint: 'e.g. FWUP_REBOOT_COMMAND=\'["systemctl","reboot"]\'' });
     }
     return v as string[];
   }
@@ -62,14 +62,15 @@ export function targetDeps(ctx: Context): TargetDeps {
     now: ctx.now,
     log: ctx.log,
     stateDir: ctx.stateDir,
-    faultPlan: faultPlan(ctx),
-    hostCpus: ctx.hostCpus,
-    emuKnobs: emuKnobs(ctx),
     exec: ctx.exec ?? (sharedExec ??= realExec()),
     sysroot: ctx.sysroot,
     cwd: ctx.cwd,
     isRoot: ctx.isRoot,
     rebootCommand: rebootCommand(ctx),
-    selfCommand: ctx.selfCommand,
   };
+}
+
+/** What only the emulated target gets: faults, test knobs, the worker-pool size, how to start fwup again. */
+export function emuDeps(ctx: Context): EmuDeps {
+  return { faultPlan: faultPlan(ctx), hostCpus: ctx.hostCpus, knobs: emuKnobs(ctx), selfCommand: ctx.selfCommand, env: ctx.env };
 }

@@ -1,12 +1,18 @@
+import { createHash } from 'node:crypto';
+import { FwupError } from '../errors/fwup-error.js';
+import { streamSource } from '../image/byte-source.js';
+import type { ImageVerdict } from '../image/format.js';
 import { checkPolicy } from '../image/policy.js';
 import type { RawMetadata } from '../image/raw-format.js';
-import { crc32 } from '../util/crc32.js';
-import type { StageResult, TargetOptions } from '../targets/target.js';
+import { verifyImage } from '../image/registry.js';
 import type { ImageReport } from '../image/report.js';
+import type { PlannedAction } from '../targets/plan.js';
+import type { StageDetails, StagedSummary, Target, TargetKind, TargetOptions } from '../targets/target.js';
 import { resolvePath, type Context } from './context.js';
-import { readImageFile } from './image-reader.js';
-import { resolveTarget, withTargetLock } from './target-session.js';
 import { downloadImage, type DownloadOptions } from './download.js';
+import { FileSource } from './file-source.js';
+import { Steps } from './steps.js';
+import { resolveTarget, withTargetLock } from './target-session.js';
 
 export interface StageOptions {
   target?: string;
@@ -21,30 +27,47 @@ export interface StageOptions {
   dryRun?: boolean;
   /** How to reach a hardware target (--region, --sudo, --capsule-delivery, …). */
   targetOptions?: TargetOptions;
+  /** Test hook: runs between the verify pass and the write pass over the one open file. */
+  betweenPasses?: () => void | Promise<void>;
 }
 
 export function isUrl(s: string): boolean {
-  return /^https?:\/\//i.test(s);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 }
 
 /** A raw image on a target that needs no version for it (a whole-chip flash dump has none). */
 const UNVERSIONED_RAW: RawMetadata = { version: 'unversioned', versionNumber: 0, platform: null, lowestSupportedVersion: 0, securityVersion: 0 };
 
-export interface StageOutcome extends StageResult {
+export interface StageOutcome {
   target: string;
-  image: ImageReport & { path: string };
+  kind: TargetKind;
+  image: ImageReport & { path: string; fileSha256: string; fileSize: number };
+  staged: StagedSummary;
+  replaced: boolean;
+  details: StageDetails;
+  plan: PlannedAction[];
+  dryRun: boolean;
   /** Set when the image came from a URL. */
-  download: { url: string; sha256: string; size: number; resumedBytes: number; cached: boolean } | null;
+  download: { url: string; fileSha256: string; size: number; resumedBytes: number; cached: boolean } | null;
 }
 
 /**
- * stage = validate everything (format, integrity, signature against the target's keys, policy), then
- * hand the image to the target. Nothing is written before every check has passed.
+ * stage, in the engine's order: verify (one pass over the one open file: structure, digests,
+ * signature against the target's trust) → policy → the target's own checks → write (a second pass
+ * over the same descriptor, every byte hashed on its way to the target) → read back (the target's
+ * SHA-256 of what it stored) → record (the update request). Nothing is written before every check has
+ * passed, and nothing is recorded unless the bytes written are the bytes verified.
  */
 export async function stage(ctx: Context, imagePath: string, opts: StageOptions): Promise<StageOutcome> {
+  if (isUrl(imagePath) && !/^https?:\/\//i.test(imagePath)) {
+    throw new FwupError('NET_FAILED', `unsupported URL scheme in ${imagePath}: fwup downloads http:// and https:// only`, {
+      hint: 'download it yourself and stage the file, or serve it over https',
+    });
+  }
   const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
   const dryRun = opts.dryRun ?? false;
   let path = resolvePath(ctx, imagePath);
+  let name = imagePath;
   let download: StageOutcome['download'] = null;
   if (isUrl(imagePath)) {
     // Download (without holding the target: it may take long) into the cache, where the pinned digest
@@ -52,42 +75,74 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     const facts = await withTargetLock(ctx, target, () => target.facts());
     const dl = await downloadImage(ctx, imagePath, { ...opts.download, keys: facts.trustedKeys, ...(opts.raw ? { raw: opts.raw } : {}) });
     path = dl.path;
-    download = { url: dl.url, sha256: dl.sha256, size: dl.size, resumedBytes: dl.resumedBytes, cached: dl.cached };
+    name = `the image downloaded from ${dl.url}`;
+    download = { url: dl.url, fileSha256: dl.sha256, size: dl.size, resumedBytes: dl.resumedBytes, cached: dl.cached };
   }
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
     const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
-    const task = ctx.progress.start(`verifying ${imagePath}`);
-    let fileCrc = 0;
-    const file = await readImageFile(path, {
-      keys: facts.trustedKeys,
-      trustedCerts: facts.trustedCerts ?? null,
-      ...(raw ? { raw } : {}),
-      onChunk: (chunk) => {
-        fileCrc = crc32(chunk, fileCrc);
-      },
-      onProgress: (done, total) => task.update(done, `verifying ${imagePath} ${Math.floor((done / total) * 100)}%`),
-    });
-    task.succeed();
-    const refusal = checkPolicy(file.report, facts, opts, imagePath);
-    if (refusal) throw refusal;
-    const write = ctx.progress.start(dryRun ? `planning ${imagePath}` : `staging ${imagePath}`, file.fileSize);
+    const source = FileSource.open(path, name);
+    if (opts.betweenPasses) source.betweenPasses = opts.betweenPasses;
+    const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${imagePath}`, { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 });
     try {
-      const result = await target.stage(
-        { path, format: file.format, size: file.fileSize, report: file.report, fileCrc32: fileCrc },
-        {
-          allowOlder: opts.allowOlder,
-          allowUnsigned: opts.allowUnsigned,
-          allowReinstall: opts.allowReinstall,
-          dryRun,
-          onProgress: (d) => write.update(d),
-        },
+      const verdict = await steps.run('verify', (tick) =>
+        verifyImage(source, { trust: { keys: facts.trustedKeys, certs: facts.trustedCerts ?? null }, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t) }),
       );
-      write.succeed();
-      return { ...result, target: target.spec, image: { path, ...file.report }, download };
-    } catch (e) {
-      write.fail();
-      throw e;
+      await steps.run('policy', async () => {
+        const refusal = checkPolicy(verdict.report, facts, opts, imagePath);
+        if (refusal) throw refusal;
+      });
+      const r = await writeVerified(target, source, verdict, { ...opts, dryRun }, steps);
+      steps.done();
+      return {
+        target: target.spec, kind: target.kind, image: { path, fileSha256: verdict.fileSha256, fileSize: verdict.fileSize, ...verdict.report },
+        ...r, dryRun, download,
+      };
+    } finally {
+      source.close();
     }
   });
+}
+
+/** The write half of the engine: the target's checks, then the verified bytes through its sink, then its record. */
+async function writeVerified(
+  target: Target,
+  source: FileSource,
+  verdict: ImageVerdict,
+  opts: StageOptions & { dryRun: boolean },
+  steps: Steps<'verify' | 'policy' | 'prepare' | 'write' | 'record'>,
+): Promise<Pick<StageOutcome, 'staged' | 'replaced' | 'details' | 'plan'>> {
+  const flags = { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, allowReinstall: opts.allowReinstall, dryRun: opts.dryRun };
+  const session = await steps.run('prepare', () => target.beginStage({ path: source.path, verdict }, flags), { prefix: true });
+  try {
+    await source.nextPass();
+    const report = verdict.report;
+    const range = session.range === 'file'
+      ? { from: 0, length: verdict.fileSize, sha256: verdict.fileSha256, what: 'the file' }
+      : { from: report.payloadOffset, length: report.payloadSize, sha256: report.sha256, what: 'the payload' };
+    await steps.run('write', async (tick) => {
+      const sink = await session.open();
+      const seen = createHash('sha256');
+      await streamSource(source, async (chunk) => {
+        seen.update(chunk);
+        await sink.write(chunk);
+      }, { start: range.from, end: range.from + range.length, onProgress: (d, t) => tick(d / t) });
+      const got = seen.digest('hex');
+      if (got !== range.sha256) {
+        throw new FwupError('FILE_IO', `${source.name} changed between its verification and the write: ${range.what} read now hashes to ${got.slice(0, 16)}…, the one verified to ${range.sha256.slice(0, 16)}… (SHA-256)`, {
+          hint: 'nothing was staged (the previous request was withdrawn); run stage again once the file is stable',
+        });
+      }
+      const { readBackSha256 } = await sink.finish();
+      if (readBackSha256 !== range.sha256) {
+        throw new FwupError('FLASH_VERIFY', `${target.spec} does not hold what was written: its read-back hashes to ${readBackSha256.slice(0, 16)}…, not ${range.sha256.slice(0, 16)}…`, {
+          hint: 'nothing was staged; the storage did not keep the bytes (check the device), then stage again',
+        });
+      }
+    }, { prefix: true });
+    const commit = await steps.run('record', () => session.commit({ sha256: range.sha256, bytes: range.length }), { prefix: true });
+    return { staged: commit.staged, replaced: session.replaces, details: commit.details, plan: commit.plan };
+  } finally {
+    await session.close();
+  }
 }

@@ -5,7 +5,7 @@ import { machineDirsUnder, probeFlashrom, uefiInventory, type FlashromInventory,
 import { DEFAULT_MACHINE_DIR, openTarget, parseTargetSpec } from '../targets/open-target.js';
 import { DEFAULT_TARGET_OPTIONS } from '../targets/target.js';
 import type { Context } from './context.js';
-import { targetDeps } from './settings.js';
+import { emuDeps, targetDeps } from './settings.js';
 
 export interface EmuMachineInfo {
   spec: string;
@@ -42,13 +42,11 @@ export async function listTargets(ctx: Context, opts: { target?: string }): Prom
     const info: EmuMachineInfo = { spec: `emu:${dir}`, dir, isDefault: dir === defaultDir, cpus: null, firmware: null, staged: null, error: null };
     try {
       // Read without the lock: a listing must not wait behind a running update.
-      const st = (await openTarget({ kind: 'emu', dir, isDefault: dir === defaultDir }, deps, DEFAULT_TARGET_OPTIONS).status()) as unknown as {
-        machine: { cpus: number };
-        firmware: { version: string | null; activeSlot: string };
-        staged: { version: string } | null;
-      };
+      const st = await openTarget({ kind: 'emu', dir, isDefault: dir === defaultDir }, deps, () => emuDeps(ctx), DEFAULT_TARGET_OPTIONS).status();
+      if (st.kind !== 'emu') continue;
       info.cpus = st.machine.cpus;
-      info.firmware = `${st.firmware.version ?? '?'} (slot ${st.firmware.activeSlot})`;
+      info.firmware = st.firmware ? `${st.firmware.version ?? '?'} (slot ${st.firmware.activeSlot})` : null;
+      if (st.warnings.length) info.error = st.warnings[0]!;
       info.staged = st.staged?.version ?? null;
     } catch (e) {
       info.error = e instanceof Error ? e.message : String(e);

@@ -37,7 +37,18 @@ export function generateKeyPair(): { privatePem: string; publicPem: string; keyI
   };
 }
 
+/** A private key where a public one is expected: refused, never parsed, stored or printed. */
+export function refusePrivateKey(bytes: string | Buffer, name: string, want = 'a public key'): void {
+  const text = typeof bytes === 'string' ? bytes : bytes.subarray(0, 65536).toString('latin1');
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
+    throw new FwupError('KEY_INVALID', `${name} is a private key: ${want} is expected here`, {
+      hint: 'give the public half (NAME.pub from `fwup keygen NAME`); a private key never leaves the machine that signs',
+    });
+  }
+}
+
 export function parsePublicKey(pem: string | Buffer, name: string): PublicKey {
+  refusePrivateKey(pem, name);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -45,7 +56,7 @@ export function parsePublicKey(pem: string | Buffer, name: string): PublicKey {
     throw new FwupError('KEY_INVALID', `${name} is not a PEM public key`, { hint: 'use the NAME.pub file made by `fwup keygen NAME`' });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new FwupError('KEY_INVALID', `${name} is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`);
+    throw new FwupError('KEY_INVALID', `${name} is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`, { hint: 'fwup signs with Ed25519 keys made by `fwup keygen NAME`' });
   }
   return { keyId: keyIdOf(key), key, name };
 }
@@ -58,7 +69,7 @@ export function parsePrivateKey(pem: string | Buffer, name: string): PrivateKey 
     throw new FwupError('KEY_INVALID', `${name} is not a PEM private key`, { hint: 'use the NAME.key file made by `fwup keygen NAME`' });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new FwupError('KEY_INVALID', `${name} is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`);
+    throw new FwupError('KEY_INVALID', `${name} is a ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`, { hint: 'fwup signs with Ed25519 keys made by `fwup keygen NAME`' });
   }
   return { keyId: keyIdOf(createPublicKey(key)), key };
 }

@@ -1,5 +1,8 @@
 import { FwupError } from '../errors/fwup-error.js';
 import { reportError, type ImageReport } from './report.js';
+import { installedBytes } from './format.js';
+import { formatByName } from './registry.js';
+import { formatBytes } from '../util/units.js';
 
 /** What a target knows about itself that decides whether an image may be installed. */
 export interface PolicyFacts {
@@ -16,7 +19,8 @@ export interface PolicyFacts {
   imageTypeId?: string | null;
   /** A development machine may take unsigned images when the user passes --allow-unsigned. */
   development: boolean;
-  capacity: number;
+  /** Bytes the image itself may have (STAGING), and bytes a firmware slot holds once it is installed. */
+  capacity: { image: number; slot: number };
 }
 
 export interface PolicyOptions {
@@ -33,9 +37,20 @@ export interface PolicyOptions {
 export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOptions, what = 'image'): FwupError | null {
   const integrity = reportError(r, what);
   if (integrity) return integrity;
-  if (r.totalSize > facts.capacity) {
-    return new FwupError('POLICY_TOO_LARGE', `${what} is ${r.totalSize} bytes, the target holds at most ${facts.capacity}`, {
+  if (r.payloadSize === 0) {
+    return new FwupError('POLICY_EMPTY', `${what} has an empty payload: there is nothing to install`, {
+      hint: 'check that the right file was given (an empty or truncated payload)',
+    });
+  }
+  if (r.totalSize > facts.capacity.image) {
+    return new FwupError('POLICY_TOO_LARGE', `${what} is ${r.totalSize} bytes (${formatBytes(r.totalSize)}); the target takes images of at most ${facts.capacity.image} bytes`, {
       hint: 'use a machine with a larger flash (fwup machine init --flash-size)',
+    });
+  }
+  const slot = installedBytes(formatByName(r.format), r, facts.platform ?? '');
+  if (slot > facts.capacity.slot) {
+    return new FwupError('POLICY_TOO_LARGE', `${what} needs ${slot} bytes in a firmware slot (its header included); a slot holds ${facts.capacity.slot}`, {
+      hint: 'use a machine with a larger flash (fwup machine init --flash-size), or a smaller payload',
     });
   }
   const capsule = r.format === 'capsule';

@@ -1,14 +1,15 @@
 import { FwupError } from '../errors/fwup-error.js';
-import { firmwareTrust } from './config.js';
 import { REQUEST_FLAGS, lastAttemptStatusName, type UpdateRequest } from '../storage/variables.js';
 import { FWUP_FLAGS } from '../image/fwup-format.js';
-import { activeFirmware, confirmTrial, revertTrial, slotRegionOf } from './boot-control.js';
+import { chipOf } from './chip.js';
 import { firmwareBoot, type BootReport } from './firmware/firmware.js';
 import type { CpuSnapshot, EmulatedMachine } from './machine.js';
 import { PhaseClock } from './phase-clock.js';
 import type { Platform } from './platform.js';
 import { RAM_SAVE_AREA_BASE } from './ram-layout.js';
-import { readRegionHeader, verifyRegionImage } from './slot-image.js';
+import { readHeader } from '../image/formats/fwup.js';
+import { parseFwupHeader } from '../image/fwup-format.js';
+import { RegionSource } from '../storage/region-source.js';
 import { areaCrc, initSaveArea, saveAreaBytes } from './state-save.js';
 import { referenceRun } from './workload.js';
 import { CPU_STATE } from './shared-state.js';
@@ -59,7 +60,8 @@ export interface ApplyReport {
  * outcome check, and confirmation (or revert) of the trial. `--cold` is the baseline.
  */
 export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: ApplyOptions): Promise<ApplyReport> {
-  const before = activeFirmware(p);
+  const services = p.services;
+  const before = services.activeFirmware();
   const { request, expected } = opts.kind === 'rollback' ? rollbackRequest(p) : installRequest(p, opts.mode);
   const clock = new PhaseClock();
   const cpus = machine.cpus;
@@ -84,20 +86,20 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
       stateSaveLength: saveAreaBytes(cpus),
       stateSaveCrc32: areaCrc(machine.ram, RAM_SAVE_AREA_BASE, cpus),
     };
-    p.vars.setRequest(saved);
+    services.setRequest(saved);
     clock.start('reset');
     machine.warmReset();
-    boot = await firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'warm', ...firmwareTrust(p.config), now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'warm', now: opts.now, phase: (ph) => clock.start(ph) });
   } else {
     // The baseline: everything stops, RAM is lost, the OS starts over.
     clock.start('rendezvous');
     ackLatencyMs = machine.rendezvous(RAM_SAVE_AREA_BASE, opts.timeoutMs).ackLatencyMs;
     workLost = machine.steps().reduce((a, b) => a + b, 0);
     clock.start('save');
-    p.vars.setRequest({ ...request, flags: (request.flags | REQUEST_FLAGS.APPLY) & ~REQUEST_FLAGS.WARM });
+    services.setRequest({ ...request, flags: (request.flags | REQUEST_FLAGS.APPLY) & ~REQUEST_FLAGS.WARM });
     clock.start('reset');
     machine.coldReset();
-    boot = await firmwareBoot({ platform: p, ram: machine.ram, cpus, cause: 'cold', ...firmwareTrust(p.config), now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'cold', now: opts.now, phase: (ph) => clock.start(ph) });
   }
 
   clock.start('restore');
@@ -134,16 +136,16 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
   const ok = checks.every((c) => c.ok);
   let confirmed = false;
   let reverted = false;
-  const trial = p.vars.bootState().trial === 1;
+  const trial = services.activeFirmware().trial;
   if (ok && opts.confirm && trial) {
-    confirmTrial(p, opts.now());
+    services.confirmTrial();
     confirmed = true;
   } else if (!ok && trial) {
-    revertTrial(p, opts.now(), `outcome check failed: ${checks.find((c) => !c.ok)!.name}`);
+    services.revertTrial(`outcome check failed: ${checks.find((c) => !c.ok)!.name}`);
     reverted = true;
   }
-  const after = activeFirmware(p);
-  const last = p.vars.lastAttempt();
+  const after = services.activeFirmware();
+  const last = services.lastAttempt();
   return {
     mode: opts.mode,
     kind: opts.kind,
@@ -164,12 +166,12 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
       lastAttempt: last ? { status: last.status, statusName: lastAttemptStatusName(last.status), version: last.version } : null,
     },
     workLostSteps: workLost,
-    securityVersion: p.vars.securityVersion(),
+    securityVersion: services.securityFloor(),
   };
 }
 
 function installRequest(p: Platform, mode: 'warm' | 'cold'): { request: UpdateRequest; expected: number } {
-  const request = p.vars.request();
+  const request = p.services.request();
   if (!request || (request.flags & REQUEST_FLAGS.ROLLBACK) !== 0) {
     throw new FwupError('NOT_STAGED', 'no update is staged', { hint: 'stage one first: fwup stage IMAGE' });
   }
@@ -177,41 +179,45 @@ function installRequest(p: Platform, mode: 'warm' | 'cold'): { request: UpdateRe
   return { request, expected: request.versionNumber };
 }
 
-/** The OS checks what the firmware will check again: the previous slot exists, verifies, and its security version is allowed. */
+/** The OS checks what the firmware will check again: the previous slot verifies and is not below the security-version floor. */
 function rollbackRequest(p: Platform): { request: UpdateRequest; expected: number } {
-  if (p.vars.request()) throw new FwupError('USAGE', 'an update is staged: unstage it before rolling back', { hint: 'fwup unstage' });
-  const b = p.vars.bootState();
-  const other = b.active === 0 ? 1 : 0;
-  let report;
-  try {
-    report = verifyRegionImage(p.flash, slotRegionOf(p, other), null);
-  } catch {
-    throw new FwupError('NOT_STAGED', 'there is no previous firmware to roll back to', { hint: 'the other slot is empty' });
+  const s = p.services;
+  if (s.request()) throw new FwupError('USAGE', 'an update is staged: unstage it before rolling back', { hint: 'fwup unstage' });
+  const st = s.status();
+  const record = st.record!;
+  const other = record.active === 0 ? st.slots.B : st.slots.A;
+  if (other.state !== 'verified') {
+    throw new FwupError('NOT_STAGED', `there is no previous firmware to roll back to: the other slot is ${other.state}${other.problem ? ` (${other.problem})` : ''}`, {
+      hint: other.state === 'unused' ? 'an interrupted update left it unusable; install an update instead' : 'nothing has been installed there yet',
+    });
   }
-  if (report.checks.sha256 !== 'ok') throw new FwupError('IMAGE_SHA256', 'the previous firmware slot does not verify');
-  if (report.securityVersion < p.vars.securityVersion()) {
-    throw new FwupError('POLICY_SECURITY_VERSION', `the previous firmware ${report.version} has security version ${report.securityVersion}; the machine requires at least ${p.vars.securityVersion()}`, {
+  const floor = st.securityVersion ?? 0;
+  if ((other.securityVersion ?? 0) < floor) {
+    throw new FwupError('POLICY_SECURITY_VERSION', `the previous firmware ${other.version} has security version ${other.securityVersion}; the machine requires at least ${floor}`, {
       hint: 'the security version never goes down: rolling back would reopen fixed vulnerabilities',
     });
   }
   const request: UpdateRequest = {
-    recordVersion: 1, flags: REQUEST_FLAGS.ROLLBACK, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: 0,
-    imageCrc32: 0, imageSha256: Buffer.alloc(32), imageFormat: 1, reserved0: 0, cpuCount: 0,
-    versionNumber: report.versionNumber, version: report.version, stateSaveAddress: 0n, stateSaveLength: 0, stateSaveCrc32: 0, stagedAt: 0n,
+    recordVersion: 2, flags: REQUEST_FLAGS.ROLLBACK, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: 0,
+    imageSha256: Buffer.alloc(32), imageFormat: 1, reserved0: 0, cpuCount: 0,
+    versionNumber: other.versionNumber ?? 0, version: other.version ?? '', stateSaveAddress: 0n, stateSaveLength: 0, stateSaveCrc32: 0, stagedAt: 0n,
   };
-  return { request, expected: report.versionNumber };
+  return { request, expected: other.versionNumber ?? 0 };
 }
 
 function refuseColdOnly(p: Platform, r: UpdateRequest): void {
   if (r.imageFormat !== 1) return;
+  let flags = 0;
+  let version = '';
   try {
-    const h = readRegionHeader(p.flash, p.map.STAGING, r.imageOffset);
-    if (h.flags & FWUP_FLAGS.COLD_ONLY) {
-      throw new FwupError('POLICY_DOWNGRADE', `the staged image ${h.version} is marked COLD_ONLY: it cannot be applied warm`, { hint: 'use fwup apply --cold' });
-    }
-  } catch (e) {
-    if (e instanceof FwupError && e.message.includes('COLD_ONLY')) throw e;
-    // A damaged staged image is the firmware's to refuse, with a recorded status.
+    const h = parseFwupHeader(readHeader(new RegionSource(p.flash, p.map.STAGING, r.imageOffset, r.imageLength)));
+    flags = h.flags;
+    version = h.version;
+  } catch {
+    return; // a damaged staged image is the firmware's to refuse, with a recorded status
+  }
+  if (flags & FWUP_FLAGS.COLD_ONLY) {
+    throw new FwupError('POLICY_DOWNGRADE', `the staged image ${version} is marked COLD_ONLY: it cannot be applied warm`, { hint: 'use fwup apply --cold' });
   }
 }
 

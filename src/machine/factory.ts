@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FwupError, fromSystemError } from '../errors/fwup-error.js';
 import { Digester } from '../util/digest.js';
@@ -7,18 +7,21 @@ import { buildFwupHeader } from '../image/fwup-format.js';
 import type { PublicKey } from '../image/keys.js';
 import { DEFAULT_GEOMETRY, type Flash } from '../storage/flash.js';
 import { FileFlash } from '../storage/file-flash.js';
-import { planFlashMap, writeFlashMap, type Region } from '../storage/flash-map.js';
+import { planFlashMap, writeFlashMapCopy, type Region } from '../storage/flash-map.js';
+import { bootRecords, NO_DIGEST } from '../storage/boot-record.js';
+import { encodeKeyStore, writeKeyStoreCopy, type TrustAnchors } from '../storage/key-store.js';
 import { VariableStore } from '../storage/nvram/variable-store.js';
-import { PlatformVariables, SLOT } from '../storage/variables.js';
-import { DEFAULT_IMAGE_TYPE_ID, DEFAULT_RAM_BYTES, FLASH_FILE, MACHINE_FILE, MAX_CPUS, type MachineConfig } from './config.js';
+import {
+  DEFAULT_IMAGE_TYPE_ID, DEFAULT_RAM_BYTES, FLASH_FILE, MACHINE_FILE, MAX_CPUS, serializeMachineConfig, type MachineConfig,
+} from './config.js';
 
 export interface CreateMachineOptions {
   cpus: number;
   flashBytes: number;
   platform: string;
-  trusted: ReadonlyArray<PublicKey & { pem: string }>;
-  /** Certificates (PEM) that capsules must chain to. */
-  trustedCerts?: ReadonlyArray<{ name: string; pem: string }>;
+  trusted: readonly PublicKey[];
+  /** Certificates (DER) that capsules must chain to. */
+  trustedCerts?: ReadonlyArray<{ name: string; der: Buffer }>;
   /** The firmware's FMP image type GUID (capsules must name it). */
   imageTypeId?: string;
   development: boolean;
@@ -37,14 +40,8 @@ export function factoryImage(platform: string): Buffer {
   }
   const header = buildFwupHeader(
     {
-      platform,
-      version: FACTORY_VERSION.display,
-      versionNumber: FACTORY_VERSION.number,
-      lowestSupportedVersion: 0,
-      securityVersion: 0,
-      flags: 0,
-      buildTime: null,
-      description: 'factory firmware',
+      platform, version: FACTORY_VERSION.display, versionNumber: FACTORY_VERSION.number, lowestSupportedVersion: 0,
+      securityVersion: 0, flags: 0, buildTime: null, description: 'factory firmware',
     },
     new Digester().update(payload).digest(),
   );
@@ -61,48 +58,78 @@ export function programImage(flash: Flash, region: Region, image: Uint8Array): v
 }
 
 /**
- * Create a machine directory: machine.json, flash.img with the flash map, formatted NVRAM and the factory
- * firmware in slot A. Built in a temporary directory beside the target and renamed into place, so a
- * failed init leaves nothing behind (and --force replaces the old machine only once the new one is whole).
+ * Provision a new machine's flash, as a factory does before the first power-on (no flash controller
+ * yet, so every region is writable): both copies of the flash map and of the key store (the trust
+ * anchors, like fused keys), formatted NVRAM, the factory firmware in slot A and in the recovery copy,
+ * and the boot record naming it.
  */
-export function createMachine(dir: string, opts: CreateMachineOptions): MachineConfig {
+export function provisionFlash(flash: Flash, anchors: TrustAnchors): void {
+  const map = planFlashMap(flash.geometry);
+  writeFlashMapCopy(flash, map, 0);
+  writeFlashMapCopy(flash, map, 1);
+  const keys = encodeKeyStore(anchors);
+  writeKeyStoreCopy(flash, map.KEYSTORE, 0, keys);
+  writeKeyStoreCopy(flash, map.KEYSTORE, 1, keys);
+  VariableStore.open(flash, map.NVRAM, map.NVRAM_SPARE, { writable: true, format: true });
+  const factory = factoryImage(anchors.platform);
+  programImage(flash, map.SLOT_A, factory);
+  programImage(flash, map.RECOVERY, factory);
+  flash.sync();
+  const sha = createHash('sha256').update(factory).digest('hex');
+  bootRecords(flash, map.BOOTREC).write({
+    active: 0, previous: 0, trial: 0, trialBoots: 0, securityVersion: 0, progress: 0, progressSlot: 0, progressVersion: 0,
+    slots: [sha, NO_DIGEST], recovery: sha,
+  });
+}
+
+export function trustAnchors(config: MachineConfig, opts: CreateMachineOptions): TrustAnchors {
+  return {
+    platform: opts.platform,
+    imageTypeId: (opts.imageTypeId ?? DEFAULT_IMAGE_TYPE_ID).toUpperCase(),
+    development: opts.development || (opts.trusted.length === 0 && (opts.trustedCerts ?? []).length === 0),
+    keys: opts.trusted.map((k) => ({ name: basename(k.name), keyId: k.keyId, spki: k.key.export({ type: 'spki', format: 'der' }).toString('base64') })),
+    certs: (opts.trustedCerts ?? []).map((c) => ({ name: basename(c.name), der: c.der.toString('base64') })),
+    hardware: { cpus: config.cpus, ramBytes: config.ramBytes, flash: config.flash },
+    provisionedAt: opts.now.toISOString(),
+  };
+}
+
+/**
+ * Create a machine directory: machine.json (the hardware, mode 0644) and flash.img (provisioned),
+ * in a directory of mode 0755 whatever the umask. Built in a temporary directory beside the target and
+ * renamed into place, so a failed init (a full disk) leaves nothing behind, and --force replaces the old
+ * machine only once the new one is whole.
+ */
+export function createMachine(dir: string, opts: CreateMachineOptions): { config: MachineConfig; anchors: TrustAnchors } {
   if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > MAX_CPUS) {
-    throw new FwupError('USAGE', `--cpus must be 1..${MAX_CPUS}, not ${opts.cpus}`);
+    throw new FwupError('USAGE', `--cpus must be 1..${MAX_CPUS}, not ${opts.cpus}`, { hint: `give a number of CPUs from 1 to ${MAX_CPUS}` });
   }
-  if (!opts.platform || Buffer.byteLength(opts.platform) > 32) throw new FwupError('USAGE', 'platform id must be 1..32 bytes');
+  if (!opts.platform || Buffer.byteLength(opts.platform) > 32) {
+    throw new FwupError('USAGE', 'platform id must be 1..32 bytes', { hint: 'give a shorter --platform' });
+  }
   const exists = existsSync(join(dir, MACHINE_FILE)) || existsSync(join(dir, FLASH_FILE));
   if (exists && !opts.force) {
     throw new FwupError('FILE_EXISTS', `a machine already exists at ${dir}`, { hint: 'pass --force to replace it (its flash is lost)' });
   }
   const geometry = { size: opts.flashBytes, ...DEFAULT_GEOMETRY };
-  const map = planFlashMap(geometry);
+  planFlashMap(geometry); // a usage error for a size that has no layout, before anything is created
   const config: MachineConfig = {
-    format: 'fwup-machine',
-    version: 1,
-    platform: opts.platform,
-    cpus: opts.cpus,
-    ramBytes: DEFAULT_RAM_BYTES,
-    flash: geometry,
-    development: opts.development || (opts.trusted.length === 0 && (opts.trustedCerts ?? []).length === 0),
-    trustedKeys: opts.trusted.map((k) => ({ name: basename(k.name), keyId: k.keyId, pem: k.pem })),
-    trustedCerts: (opts.trustedCerts ?? []).map((c) => ({ name: basename(c.name), pem: c.pem })),
-    imageTypeId: (opts.imageTypeId ?? DEFAULT_IMAGE_TYPE_ID).toUpperCase(),
-    createdAt: opts.now.toISOString(),
+    format: 'fwup-machine', version: 2, cpus: opts.cpus, ramBytes: DEFAULT_RAM_BYTES, flash: geometry, createdAt: opts.now.toISOString(), ignored: [],
   };
+  const anchors = trustAnchors(config, opts);
   const parent = dirname(dir);
   const tmp = join(parent, `.${basename(dir)}.init-${process.pid}`);
   try {
     mkdirSync(parent, { recursive: true });
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
-    writeFileSync(join(tmp, MACHINE_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    chmodSync(tmp, 0o755);
+    writeFileSync(join(tmp, MACHINE_FILE), serializeMachineConfig(config));
+    chmodSync(join(tmp, MACHINE_FILE), 0o644);
     const flash = FileFlash.create(join(tmp, FLASH_FILE), geometry);
     try {
-      writeFlashMap(flash, map);
-      const vars = new PlatformVariables(VariableStore.open(flash, map.NVRAM, map.NVRAM_SPARE, { writable: true, format: true }));
-      programImage(flash, map.SLOT_A, factoryImage(opts.platform));
-      flash.sync();
-      vars.setBootState({ active: SLOT.A, previous: SLOT.A, trial: 0, trialBoots: 0, counter: 1 });
+      chmodSync(join(tmp, FLASH_FILE), 0o644);
+      provisionFlash(flash, anchors);
     } finally {
       flash.close();
     }
@@ -118,5 +145,5 @@ export function createMachine(dir: string, opts: CreateMachineOptions): MachineC
     rmSync(tmp, { recursive: true, force: true });
     throw fromSystemError(e, dir, 'create machine');
   }
-  return config;
+  return { config, anchors };
 }

@@ -51,10 +51,15 @@ export class FileFlash implements Flash {
       throw fromSystemError(e, path, 'create flash image');
     }
     const f = new FileFlash(path, fd, geometry);
-    for (let at = 0; at < geometry.size; at += SCRATCH_BYTES) {
-      f.writeAll(f.erased.subarray(0, Math.min(SCRATCH_BYTES, geometry.size - at)), at);
+    try {
+      for (let at = 0; at < geometry.size; at += SCRATCH_BYTES) {
+        f.writeAll(f.erased.subarray(0, Math.min(SCRATCH_BYTES, geometry.size - at)), at);
+      }
+      fsyncSync(fd);
+    } catch (e) {
+      f.close();
+      throw fromSystemError(e, path, 'create flash image');
     }
-    fsyncSync(fd);
     return f;
   }
 
@@ -94,7 +99,11 @@ export class FileFlash implements Flash {
   sync(): void {
     this.stats.syncs++;
     // The file's size never changes after creation, so data sync is enough for durability.
-    fdatasyncSync(this.fd);
+    try {
+      fdatasyncSync(this.fd);
+    } catch (e) {
+      throw fromSystemError(e, this.path, 'sync flash image');
+    }
   }
 
   close(): void {
@@ -107,7 +116,12 @@ export class FileFlash implements Flash {
   private readAll(buf: Buffer, length: number, position: number): void {
     let got = 0;
     while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, position + got);
+      let n: number;
+      try {
+        n = readSync(this.fd, buf, got, length - got, position + got);
+      } catch (e) {
+        throw fromSystemError(e, this.path, 'read flash image');
+      }
       if (n === 0) throw new FwupError('TARGET_CORRUPT', `${this.path} ended early at ${position + got}`);
       got += n;
     }
@@ -116,7 +130,11 @@ export class FileFlash implements Flash {
   private writeAll(data: Uint8Array, position: number): void {
     let done = 0;
     while (done < data.length) {
-      done += writeSync(this.fd, data, done, data.length - done, position + done);
+      try {
+        done += writeSync(this.fd, data, done, data.length - done, position + done);
+      } catch (e) {
+        throw fromSystemError(e, this.path, 'write flash image');
+      }
     }
   }
 }

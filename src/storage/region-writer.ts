@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FwupError } from '../errors/fwup-error.js';
 import { onlyClearsBits, type Flash } from './flash.js';
 import type { Region } from './flash-map.js';
@@ -12,12 +13,18 @@ export interface RegionWriteStats {
   erased: number;
 }
 
+export interface RegionWriteResult extends RegionWriteStats {
+  /** SHA-256 of what the region holds after the write, as read back from the flash. */
+  readBackSha256: string;
+}
+
 /** Blocks processed together: one read, at most one erase and one program per run of blocks. */
 export const GROUP_BYTES = 64 * 1024;
 
 /**
  * Sequential writer of an image into a region: per block it skips what is already there, programs
- * without erasing when only bits need clearing, erases otherwise, and reads every group back to verify.
+ * without erasing when only bits need clearing, erases otherwise, and reads every group back to verify;
+ * the SHA-256 of what was read back is the caller's proof that the region holds the bytes it meant.
  * Re-staging an unchanged image therefore reads but never writes.
  */
 export class RegionWriter {
@@ -25,6 +32,7 @@ export class RegionWriter {
   private fill = 0;
   private at: number;
   private readonly stats: RegionWriteStats = { bytes: 0, blocks: 0, unchanged: 0, programmedOnly: 0, erased: 0 };
+  private readonly readBack = createHash('sha256');
 
   constructor(private readonly flash: Flash, private readonly region: Region, startOffset = 0) {
     const b = flash.geometry.blockSize;
@@ -44,9 +52,9 @@ export class RegionWriter {
     }
   }
 
-  finish(): RegionWriteStats {
+  finish(): RegionWriteResult {
     if (this.fill > 0) this.flushGroup();
-    return { ...this.stats };
+    return { ...this.stats, readBackSha256: this.readBack.digest('hex') };
   }
 
   private flushGroup(): void {
@@ -100,6 +108,9 @@ export class RegionWriter {
           hint: 'the flash did not keep what was written; the staged image is not used',
         });
       }
+      this.readBack.update(back);
+    } else {
+      this.readBack.update(current.subarray(0, len));
     }
     for (const a of actions) {
       this.stats.blocks++;

@@ -1,5 +1,5 @@
 import { open, readFile, unlink, stat } from 'node:fs/promises';
-import { FwupError } from '../errors/fwup-error.js';
+import { FwupError, fromSystemError } from '../errors/fwup-error.js';
 import { processAlive } from './process-alive.js';
 
 const POLL_MS = 20;
@@ -10,7 +10,7 @@ const BREAKER_STALE_MS = 5000;
  * may be broken, but only under a second, short-lived "breaker" lock, so two waiters that both see the
  * same stale lock cannot both take over.
  */
-export async function acquireLock(path: string, timeoutMs: number, what: string): Promise<() => Promise<void>> {
+export async function acquireLock(path: string, timeoutMs: number, what: string, say: (m: string) => void = () => {}): Promise<() => Promise<void>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await tryCreate(path)) {
@@ -18,7 +18,8 @@ export async function acquireLock(path: string, timeoutMs: number, what: string)
         await unlink(path).catch(() => {});
       };
     }
-    await breakIfStale(path);
+    const broken = await breakIfStale(path);
+    if (broken !== null) say(`took over the lock of ${what} from pid ${broken}, which is no longer running`);
     if (Date.now() >= deadline) {
       const holder = await readPid(path);
       throw new FwupError('TARGET_BUSY', `${what} is busy: another fwup${holder ? ` (pid ${holder})` : ''} holds ${path}`, {
@@ -32,12 +33,18 @@ export async function acquireLock(path: string, timeoutMs: number, what: string)
 async function tryCreate(path: string): Promise<boolean> {
   try {
     const fh = await open(path, 'wx', 0o644);
-    await fh.writeFile(`${process.pid}\n`);
+    try {
+      await fh.writeFile(`${process.pid}\n`);
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw e;
+    }
     await fh.close();
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new FwupError('FILE_IO', `cannot create lock ${path}: ${(e as Error).message}`);
+    throw fromSystemError(e, path, 'create lock');
   }
 }
 
@@ -50,25 +57,28 @@ async function readPid(path: string): Promise<number | null> {
   }
 }
 
-async function breakIfStale(path: string): Promise<void> {
+/** Break the lock if its holder is gone; returns the dead holder's pid (0: unknown) when it did. */
+async function breakIfStale(path: string): Promise<number | null> {
   const pid = await readPid(path);
   if (pid === null) {
     // Being written right now, or empty after a crash between create and write: stale only if old.
     const s = await stat(path).catch(() => null);
-    if (!s || Date.now() - s.mtimeMs < BREAKER_STALE_MS) return;
+    if (!s || Date.now() - s.mtimeMs < BREAKER_STALE_MS) return null;
   } else if (processAlive(pid)) {
-    return;
+    return null;
   }
   const breaker = `${path}.break`;
   if (!(await tryCreate(breaker))) {
     const s = await stat(breaker).catch(() => null);
     if (s && Date.now() - s.mtimeMs > BREAKER_STALE_MS) await unlink(breaker).catch(() => {});
-    return;
+    return null;
   }
   try {
     // Re-check under the breaker: the lock may have changed hands since we looked.
     const again = await readPid(path);
-    if (again === pid) await unlink(path).catch(() => {});
+    if (again !== pid) return null;
+    await unlink(path).catch(() => {});
+    return pid ?? 0;
   } finally {
     await unlink(breaker).catch(() => {});
   }

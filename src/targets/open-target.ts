@@ -3,7 +3,7 @@ import { FwupError } from '../errors/fwup-error.js';
 import { EmuTarget } from './emu/emu-target.js';
 import { FlashromTarget } from './flashrom/flashrom-target.js';
 import { UefiTarget } from './uefi/uefi-target.js';
-import type { Target, TargetDeps, TargetOptions } from './target.js';
+import type { EmuDeps, Target, TargetDeps, TargetOptions } from './target.js';
 
 export const DEFAULT_MACHINE_DIR = '.fwup/machine';
 
@@ -40,10 +40,11 @@ export function parseTargetSpec(spec: string | undefined, cwd: string): TargetSp
   throw new FwupError('TARGET_INVALID', `unknown target ${JSON.stringify(spec)}`, { hint: USAGE_HINT });
 }
 
-export function openTarget(spec: TargetSpec, deps: TargetDeps, options: TargetOptions): Target {
+/** Each kind gets its own dependencies: the emulated machine's knobs and faults go to it alone. */
+export function openTarget(spec: TargetSpec, deps: TargetDeps, emu: () => EmuDeps, options: TargetOptions): Target {
   switch (spec.kind) {
     case 'emu':
-      return new EmuTarget(spec.dir, deps);
+      return new EmuTarget(spec.dir, deps, emu());
     case 'flashrom':
       return new FlashromTarget(spec.programmer, deps, options);
     case 'uefi':

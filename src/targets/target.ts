@@ -1,27 +1,22 @@
 import type { PolicyFacts } from '../image/policy.js';
 import type { PublicKey } from '../image/keys.js';
 import type { TrustedCertificateInput } from '../image/capsule-verify.js';
-import type { FormatName, ImageReport } from '../image/report.js';
-import type { FaultPlan } from '../storage/fault-flash.js';
+import type { ImageVerdict } from '../image/format.js';
+import type { FormatName } from '../image/report.js';
 import type { Exec } from './exec.js';
 import type { PlannedAction } from './plan.js';
+import type { EmuApplyReport, EmuStageDetails, EmuStatus } from './emu/emu-results.js';
+import type { FlashromApplyReport, FlashromStageDetails, FlashromStatus } from './flashrom/flashrom-results.js';
+import type { UefiApplyReport, UefiStageDetails, UefiStatus } from './uefi/uefi-results.js';
 
 export type TargetKind = 'emu' | 'flashrom' | 'uefi';
 
-/** What a target needs from the world, passed in by core (targets never read globals). */
+/** What every target needs from the world, passed in by core (targets never read globals). */
 export interface TargetDeps {
   readonly now: () => Date;
   readonly log: { verbose(m: string): void; info(m: string): void; warn(m: string): void };
   /** Where targets without storage of their own keep records (flashrom, uefi). */
   readonly stateDir: string;
-  /** FWUP_FAULT, for the emulated target only. */
-  readonly faultPlan: FaultPlan | null;
-  /** Host cores, for sizing worker pools. */
-  readonly hostCpus: number;
-  /** How to run fwup again (for `machine start`). */
-  readonly selfCommand: readonly string[];
-  /** Emulated-machine test knobs (FWUP_EMU_*: docs/testing.md). */
-  readonly emuKnobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
   /** Runs helpers (flashrom, sudo, chattr, the reboot command): the only way targets start programs. */
   readonly exec: Exec;
   /** Where the host's /sys, /dev, /proc and ESP are looked up: "/" on a real system, a fixture tree in tests. */
@@ -32,6 +27,20 @@ export interface TargetDeps {
   readonly isRoot: boolean;
   /** FWUP_REBOOT_COMMAND: replaces `systemctl reboot` / `reboot` (tests, unusual systems); null = detect. */
   readonly rebootCommand: readonly string[] | null;
+}
+
+/** What only the emulated target needs: handed to it alone by the target opener. */
+export interface EmuDeps {
+  /** FWUP_FAULT: injected power cuts, torn writes, read bit flips. */
+  readonly faultPlan: import('../storage/fault-flash.js').FaultPlan | null;
+  /** Host cores, for sizing the CPU worker pool. */
+  readonly hostCpus: number;
+  /** How to run fwup again (for `machine start`). */
+  readonly selfCommand: readonly string[];
+  /** Test knobs (FWUP_EMU_*: docs/testing.md). */
+  readonly knobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
+  /** The environment a background machine is started with. */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** How to reach a hardware target, from the command line; the emulated target ignores them. */
@@ -64,14 +73,10 @@ export interface TargetFacts extends PolicyFacts {
   rawWithoutVersion?: boolean;
 }
 
-/** An image that passed every check in `stage`, ready to be written. */
-export interface VerifiedImage {
+/** An image that passed every check of stage's verify and policy steps. */
+export interface StageInput {
   path: string;
-  format: FormatName;
-  size: number;
-  report: ImageReport;
-  /** CRC-32 of the whole file as read while verifying: the write pass must see the same bytes. */
-  fileCrc32: number;
+  verdict: ImageVerdict;
 }
 
 export interface StageOptions {
@@ -81,7 +86,30 @@ export interface StageOptions {
   allowReinstall: boolean;
   /** Validate and describe, change nothing: the result carries the plan. */
   dryRun: boolean;
-  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Where a stage writes its bytes. The engine (core) streams the verified bytes through it from the one
+ * open file, hashing them; the target writes them and reads back what it stored.
+ */
+export interface StageSink {
+  write(chunk: Buffer): void | Promise<void>;
+  /** Everything is written and durable: the SHA-256 of what the target's storage holds, read back. */
+  finish(): Promise<{ readBackSha256: string }>;
+}
+
+/**
+ * One stage, as a target implements it: `beginStage` checks everything target-specific and writes
+ * nothing; `open` starts writing (after the previous request is invalidated); `commit` records the
+ * request once the engine has checked the bytes; `close` always runs.
+ */
+export interface StageSession {
+  /** The bytes the target stores: the whole file, or the payload alone (its header stripped). */
+  readonly range: 'file' | 'payload';
+  readonly replaces: boolean;
+  open(): Promise<StageSink>;
+  commit(written: { sha256: string; bytes: number }): Promise<StageCommit>;
+  close(): Promise<void>;
 }
 
 export interface StagedSummary {
@@ -89,23 +117,21 @@ export interface StagedSummary {
   versionNumber: number;
   format: FormatName;
   size: number;
-  sha256: string;
-  crc32: number;
+  /** SHA-256 of the file that was staged (what `--sha256` pins). */
+  fileSha256: string;
+  /** SHA-256 of the firmware payload inside it (null where the target cannot tell without parsing it again). */
+  payloadSha256: string | null;
   stagedAt: string;
   flags: string[];
 }
 
-export interface StageResult {
+export type StageDetails = EmuStageDetails | FlashromStageDetails | UefiStageDetails;
+
+export interface StageCommit {
   staged: StagedSummary;
-  /** A previous staged update was invalidated and replaced. */
-  replaced: boolean;
-  /** Blocks written / skipped, where the target knows. */
-  write: { bytes: number; blocks: number; unchanged: number; programmedOnly: number; erased: number } | null;
+  details: StageDetails;
   /** Every helper run and write, in order; with --dry-run none of them was performed. */
   plan: PlannedAction[];
-  dryRun: boolean;
-  /** Target-specific facts about where the image went (flashrom region, uefi delivery path). */
-  details?: Record<string, unknown>;
 }
 
 export interface ApplyRequest {
@@ -121,31 +147,33 @@ export interface ApplyRequest {
   onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
 
-/** What apply and rollback hand back: a verdict and the target's own report. */
-export interface ApplyOutcome {
+interface OutcomeBase {
   target: string;
-  kind: TargetKind;
   ok: boolean;
-  report: Record<string, unknown>;
   plan: PlannedAction[];
   dryRun: boolean;
 }
+
+/** What apply and rollback hand back: a verdict and the target's own typed report. */
+export type ApplyOutcome =
+  | (OutcomeBase & { kind: 'emu'; report: EmuApplyReport })
+  | (OutcomeBase & { kind: 'flashrom'; report: FlashromApplyReport })
+  | (OutcomeBase & { kind: 'uefi'; report: UefiApplyReport });
 
 export interface HistoryItem {
   time: string;
   action: string;
   fromVersion: number;
   toVersion: number;
+  /** Versions as their display strings where the target knows them (raw numbers stay beside). */
+  fromDisplay?: string;
+  toDisplay?: string;
   status: number;
   statusName: string;
   detail: string;
 }
 
-export interface TargetStatus {
-  target: string;
-  kind: TargetKind;
-  [key: string]: unknown;
-}
+export type TargetStatus = EmuStatus | FlashromStatus | UefiStatus;
 
 export interface Target {
   readonly kind: TargetKind;
@@ -153,9 +181,9 @@ export interface Target {
   /** Exclusive access for a mutating command; waits up to `timeoutMs`, then fails with TARGET_BUSY. */
   lock(timeoutMs: number): Promise<() => Promise<void>>;
   facts(): Promise<TargetFacts>;
-  stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult>;
+  beginStage(input: StageInput, opts: StageOptions): Promise<StageSession>;
   /** Remove the staged update; false when there was none. */
-  unstage(): Promise<boolean>;
+  unstage(opts: { dryRun: boolean }): Promise<{ removed: boolean; plan: PlannedAction[] }>;
   status(): Promise<TargetStatus>;
   /** Install the staged update (the method's steps 4 to 7) and check the outcome. */
   apply(req: ApplyRequest): Promise<ApplyOutcome>;

@@ -1,4 +1,6 @@
 import { FwupError } from '../errors/fwup-error.js';
+import type { ErrorCode } from '../errors/codes.js';
+import { crc32 } from './crc32.js';
 
 /**
  * Binary layouts declared once. A layout is a list of little-endian fields; `parse`, `serialize`,
@@ -43,6 +45,21 @@ const FIXED_SIZES: Record<FieldType, number | undefined> = {
   text: undefined,
 };
 
+export interface LayoutOptions<N extends string = string> {
+  /**
+   * The error code of every structural fault (short buffer, wrong constant, out of range): damaged
+   * NVRAM is not an "invalid image". Default: IMAGE_TRUNCATED for a short buffer, IMAGE_BAD_FIELD else.
+   */
+  code?: ErrorCode;
+  /**
+   * A u32 field holding the CRC-32 of every byte before it: `serialize` fills it in (whatever value was
+   * given), `parse` checks it.
+   */
+  crc?: N;
+  /** The code of a CRC mismatch (default: `code`, else IMAGE_HEADER_CRC). */
+  crcCode?: ErrorCode;
+}
+
 export interface Layout<F extends readonly FieldSpec[]> {
   readonly name: string;
   readonly fields: F;
@@ -57,7 +74,11 @@ export interface Layout<F extends readonly FieldSpec[]> {
   validate(value: StructOf<F>): void;
 }
 
-export function defineLayout<const F extends readonly FieldSpec[]>(name: string, fields: F): Layout<F> {
+export function defineLayout<const F extends readonly FieldSpec[]>(
+  name: string,
+  fields: F,
+  options: LayoutOptions<F[number]['name']> = {},
+): Layout<F> {
   const offsets = new Map<string, { offset: number; size: number; spec: FieldSpec }>();
   let offset = 0;
   for (const spec of fields) {
@@ -68,18 +89,23 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
     offset += size;
   }
   const total = offset;
+  const badField: ErrorCode = options.code ?? 'IMAGE_BAD_FIELD';
+  const truncated: ErrorCode = options.code ?? 'IMAGE_TRUNCATED';
+  const crcField = options.crc === undefined ? undefined : offsets.get(options.crc);
+  if (crcField && crcField.spec.type !== 'u32') throw new Error(`layout ${name}: CRC field ${options.crc} must be a u32`);
+  const crcCode: ErrorCode = options.crcCode ?? options.code ?? 'IMAGE_HEADER_CRC';
 
   const where = (spec: FieldSpec) => `${name}.${spec.name}`;
 
   function check(spec: FieldSpec, v: unknown): void {
     if (spec.equals !== undefined && v !== spec.equals) {
-      throw new FwupError('IMAGE_BAD_FIELD', `${where(spec)} is ${show(v)}, expected ${show(spec.equals)}`);
+      throw new FwupError(badField, `${where(spec)} is ${show(v)}, expected ${show(spec.equals)}`);
     }
     if (typeof v === 'number') {
       if (spec.min !== undefined && v < spec.min)
-        throw new FwupError('IMAGE_BAD_FIELD', `${where(spec)} is ${v}, below the minimum ${spec.min}`);
+        throw new FwupError(badField, `${where(spec)} is ${v}, below the minimum ${spec.min}`);
       if (spec.max !== undefined && v > spec.max)
-        throw new FwupError('IMAGE_BAD_FIELD', `${where(spec)} is ${v}, above the maximum ${spec.max}`);
+        throw new FwupError(badField, `${where(spec)} is ${v}, above the maximum ${spec.max}`);
     }
   }
 
@@ -101,9 +127,16 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
       const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
       if (at < 0 || at + total > buf.length) {
         throw new FwupError(
-          'IMAGE_TRUNCATED',
+          truncated,
           `${name} needs ${total} bytes at offset ${at}, only ${Math.max(0, buf.length - at)} present`,
         );
+      }
+      if (crcField) {
+        const stored = buf.readUInt32LE(at + crcField.offset);
+        const computed = crc32(buf.subarray(at, at + crcField.offset));
+        if (stored !== computed) {
+          throw new FwupError(crcCode, `${name} CRC-32 mismatch: stored ${show(stored)}, computed ${show(computed)}`);
+        }
       }
       const out: Record<string, unknown> = {};
       for (const { offset: o, size, spec } of offsets.values()) {
@@ -116,7 +149,7 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
           case 'u64': v = buf.readBigUInt64LE(p); break;
           case 'guid': v = guidFromBytes(buf, p); break;
           case 'bytes': v = Buffer.from(buf.subarray(p, p + size)); break;
-          case 'text': v = decodeText(buf.subarray(p, p + size), where(spec)); break;
+          case 'text': v = decodeText(buf.subarray(p, p + size), where(spec), badField); break;
         }
         check(spec, v);
         out[spec.name] = v;
@@ -130,7 +163,7 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
         if (v === undefined) throw new Error(`${where(spec)} missing`);
         check(spec, v);
         if (spec.type === 'text' && Buffer.byteLength(v as string, 'utf8') > size) {
-          throw new FwupError('IMAGE_BAD_FIELD', `${where(spec)} is longer than ${size} bytes`);
+          throw new FwupError(badField, `${where(spec)} is longer than ${size} bytes`);
         }
         if (spec.type === 'bytes' && (v as Buffer).length !== size) {
           throw new Error(`${where(spec)} must be ${size} bytes`);
@@ -138,6 +171,7 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
       }
     },
     serialize(value, into, at = 0) {
+      if (crcField) value = { ...value, [crcField.spec.name]: 0 };
       layout.validate(value);
       const buf = into ?? Buffer.alloc(total);
       const rec = value as Record<string, unknown>;
@@ -158,6 +192,7 @@ export function defineLayout<const F extends readonly FieldSpec[]>(name: string,
           }
         }
       }
+      if (crcField) buf.writeUInt32LE(crc32(buf.subarray(at, at + crcField.offset)), at + crcField.offset);
       return buf;
     },
   };
@@ -171,15 +206,15 @@ function show(v: unknown): string {
 }
 
 /** NUL-padded UTF-8: bytes after the first NUL must all be NUL, and the text must be valid UTF-8. */
-function decodeText(bytes: Buffer, where: string): string {
+function decodeText(bytes: Buffer, where: string, code: ErrorCode): string {
   const nul = bytes.indexOf(0);
   const end = nul === -1 ? bytes.length : nul;
   for (let i = end; i < bytes.length; i++) {
-    if (bytes[i] !== 0) throw new FwupError('IMAGE_BAD_FIELD', `${where} has bytes after its terminating NUL`);
+    if (bytes[i] !== 0) throw new FwupError(code, `${where} has bytes after its terminating NUL`);
   }
   const text = bytes.subarray(0, end);
   const s = text.toString('utf8');
-  if (!Buffer.from(s, 'utf8').equals(text)) throw new FwupError('IMAGE_BAD_FIELD', `${where} is not valid UTF-8`);
+  if (!Buffer.from(s, 'utf8').equals(text)) throw new FwupError(code, `${where} is not valid UTF-8`);
   return s;
 }
 
@@ -207,4 +242,11 @@ export function guidToBytes(guid: string): Buffer {
   out.writeUInt16LE(parseInt(hex.slice(12, 16), 16), 6);
   Buffer.from(hex.slice(16), 'hex').copy(out, 8);
   return out;
+}
+
+/** CRC-32 of `bytes` as if the u32 at `fieldAt` were zero: for CRCs that cover the field's own struct. */
+export function crc32FieldZeroed(bytes: Uint8Array, fieldAt: number): number {
+  let crc = crc32(bytes.subarray(0, fieldAt));
+  crc = crc32(new Uint8Array(4), crc);
+  return crc32(bytes.subarray(fieldAt + 4), crc);
 }

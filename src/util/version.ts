@@ -4,6 +4,17 @@ import { FwupError } from '../errors/fwup-error.js';
  * A firmware version as people write it, and the u32 that comparisons use. Formats follow fwupd:
  * "N" or "0xN" (plain), "A.B.C" (triplet: A<<24 | B<<16 | C), "A.B.C.D" (quad: one byte each).
  */
+/**
+ * A version number shown the way a sibling version string is written: as a triplet or quad when the
+ * image's own version is one, else as a plain number (a lowest-supported version has no string).
+ */
+export function displayLike(n: number, like: string): string {
+  if (/^\d+\.\d+\.\d+$/.test(like)) return `${Math.floor(n / 2 ** 24) & 0xff}.${Math.floor(n / 2 ** 16) & 0xff}.${n & 0xffff}`;
+  if (/^\d+(\.\d+){3}$/.test(like)) return [24, 16, 8, 0].map((b) => Math.floor(n / 2 ** b) & 0xff).join('.');
+  if (/^0x/i.test(like)) return `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
+  return String(n);
+}
+
 export function parseVersion(text: string): { display: string; number: number } {
   const t = text.trim();
   const bad = (why: string) =>

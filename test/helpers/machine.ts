@@ -1,6 +1,8 @@
 import { join } from 'node:path';
-import { openPlatform } from '../../src/machine/platform.js';
+import { openPlatform, type Platform } from '../../src/machine/platform.js';
+import type { FirmwareView } from '../../src/machine/firmware/firmware-view.js';
 import { fwup, json, type RunResult } from './cli.js';
+import { asFirmware } from './memory-platform.js';
 
 /** Create a small emulated machine in `dir/m` through the real CLI; returns its --target spec. */
 export async function initMachine(dir: string, args: string[] = []): Promise<string> {
@@ -16,12 +18,17 @@ export async function statusJson(dir: string, target: string): Promise<Record<st
   return json(r);
 }
 
-/** Poke a machine's NVRAM directly (test set-up that no command offers, e.g. a raised security version). */
-export function withPlatform<T>(machineDir: string, fn: (p: ReturnType<typeof openPlatform>) => T): T {
+/** Open a machine as the OS does (OS view, runtime services) for the length of `fn`. */
+export function withPlatform<T>(machineDir: string, fn: (p: Platform) => T): T {
   const p = openPlatform(machineDir, { writable: true });
   try {
     return fn(p);
   } finally {
     p.close();
   }
+}
+
+/** Test set-up no command offers (a raised security version, a planted record): with the firmware's view. */
+export function withFirmware<T>(machineDir: string, fn: (view: FirmwareView, p: Platform) => T): T {
+  return withPlatform(machineDir, (p) => asFirmware(p, (v) => fn(v, p)));
 }

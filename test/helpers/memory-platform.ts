@@ -2,23 +2,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createMachine } from '../../src/machine/factory.js';
-import { readMachineConfig, type Platform } from '../../src/machine/platform.js';
+import { platformOn, readMachineConfig, type Platform } from '../../src/machine/platform.js';
 import type { MachineConfig } from '../../src/machine/config.js';
 import { parsePublicKey } from '../../src/image/keys.js';
 import { MemoryFlash } from '../../src/storage/memory-flash.js';
-import { FaultyFlash, type FaultPlan } from '../../src/storage/fault-flash.js';
-import type { Flash } from '../../src/storage/flash.js';
-import { readFlashMap } from '../../src/storage/flash-map.js';
-import { VariableStore } from '../../src/storage/nvram/variable-store.js';
-import { PlatformVariables } from '../../src/storage/variables.js';
+import type { FaultPlan } from '../../src/storage/fault-flash.js';
+import { chipOf } from '../../src/machine/chip.js';
+import { firmwareView, type FirmwareView } from '../../src/machine/firmware/firmware-view.js';
+import { parseFwupHeader, type FwupHeader } from '../../src/image/fwup-format.js';
+import { readHeader } from '../../src/image/formats/fwup.js';
+import { RegionSource } from '../../src/storage/region-source.js';
 
-/** A freshly made machine's flash and config, kept in memory: thousands of boots per second, no files. */
+/** A freshly made machine's flash and hardware description, kept in memory: thousands of boots per second, no files. */
 export interface MemoryMachine {
   config: MachineConfig;
   chip: Buffer;
 }
 
-export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; trustPem?: string[]; development?: boolean } = {}): MemoryMachine {
+export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; trustPem?: string[]; development?: boolean; certs?: Array<{ name: string; der: Buffer }> } = {}): MemoryMachine {
   const dir = mkdtempSync(join(tmpdir(), 'fwup-mem-'));
   try {
     const m = join(dir, 'm');
@@ -26,7 +27,8 @@ export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; tr
       cpus: opts.cpus ?? 2,
       flashBytes: opts.flashBytes ?? 2 << 20,
       platform: 'fwup-emu',
-      trusted: (opts.trustPem ?? []).map((pem, i) => ({ ...parsePublicKey(pem, `key${i}.pub`), pem })),
+      trusted: (opts.trustPem ?? []).map((pem, i) => parsePublicKey(pem, `key${i}.pub`)),
+      trustedCerts: opts.certs ?? [],
       development: opts.development ?? false,
       now: new Date(1_800_000_000_000),
       force: false,
@@ -37,11 +39,43 @@ export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; tr
   }
 }
 
-/** Open a Platform over a copy (or the live bytes) of a chip, optionally behind a fault plan. */
-export function memoryPlatform(config: MachineConfig, flash: MemoryFlash, plan: FaultPlan | null = null): Platform & { faults: FaultyFlash | null } {
-  const faults = plan ? new FaultyFlash(flash, plan) : null;
-  const f: Flash = faults ?? flash;
-  const map = readFlashMap(f);
-  const vars = new PlatformVariables(VariableStore.open(f, map.NVRAM, map.NVRAM_SPARE, { writable: true }));
-  return { dir: '(memory)', config, flash: f, faults, map, vars, close: () => {} };
+/** An OS-side platform over a memory flash (a copy of a chip, or its live bytes), optionally behind a fault plan. */
+export function memoryPlatform(config: MachineConfig, flash: MemoryFlash, plan: FaultPlan | null = null, now = () => new Date(1_800_000_000_000)): Platform {
+  return platformOn('(memory)', config, flash, { faultPlan: plan, now });
+}
+
+/**
+ * What only the firmware may do, for test set-up and for attacks a test plays out (as a debugger on
+ * the chip would): run `fn` with the firmware view of a platform's flash.
+ */
+export function asFirmware<T>(p: Platform, fn: (view: FirmwareView) => T): T {
+  const chip = chipOf(p);
+  return chip.controller.asFirmware(() => fn(firmwareView(chip)));
+}
+
+/** Raise the firmware's security-version floor in the boot record (what a confirm of such an image does). */
+export function setSecurityFloor(view: FirmwareView, value: number): void {
+  const r = view.records.read().value!;
+  view.records.write({ ...r, securityVersion: value });
+}
+
+/** What a machine boots after its last boot, as the firmware sees it: the active slot, verified or not. */
+export function activeImage(p: Platform): { slot: 'A' | 'B'; version: string | null; verified: boolean; staged: boolean } {
+  const st = p.services.status();
+  const slot = st.record!.active === 0 ? 'A' : 'B';
+  let staged = false;
+  try {
+    staged = p.services.request() !== null;
+  } catch {
+    staged = false;
+  }
+  return { slot, version: st.slots[slot].version, verified: st.slots[slot].state === 'verified', staged };
+}
+
+/** The header of the image in a platform's active slot (after checking that the slot verifies). */
+export function activeSlotHeader(p: Platform): FwupHeader {
+  const a = activeImage(p);
+  if (!a.verified) throw new Error(`the active slot ${a.slot} does not verify`);
+  const region = a.slot === 'A' ? p.map.SLOT_A : p.map.SLOT_B;
+  return parseFwupHeader(readHeader(new RegionSource(p.flash, region, 0, region.size)));
 }

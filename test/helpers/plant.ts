@@ -1,19 +1,19 @@
-import { Digester } from '../../src/util/digest.js';
+import { createHash } from 'node:crypto';
 import { RegionWriter } from '../../src/storage/region-writer.js';
-import { IMAGE_FORMAT_ID, REQUEST_FLAGS, type UpdateRequest } from '../../src/storage/variables.js';
+import { REQUEST_FLAGS, type UpdateRequest } from '../../src/storage/variables.js';
 import type { Platform } from '../../src/machine/platform.js';
 import { fwupHeaderLayout } from '../../src/image/fwup-format.js';
+import { fwupFormat } from '../../src/image/formats/fwup.js';
 
 /**
  * Put an image into STAGING and a request that points at it, bypassing `stage`: what a buggy or hostile
- * OS could do. The request's digests match the bytes, so only the firmware's own checks stand between
- * the image and a slot.
+ * OS can do with its own view of the flash and the variable service. The request's digest matches the
+ * bytes, so only the firmware's own checks stand between the image and a slot.
  */
-export function plantImage(p: Platform, image: Buffer, flags: number = REQUEST_FLAGS.APPLY): UpdateRequest {
+export function plantImage(p: Platform, image: Buffer, flags: number = REQUEST_FLAGS.APPLY, format = fwupFormat.id): UpdateRequest {
   const w = new RegionWriter(p.flash, p.map.STAGING);
   w.write(image);
   w.finish();
-  const d = new Digester().update(image).digest();
   let versionNumber = 0;
   let version = '';
   if (image.length >= fwupHeaderLayout.size) {
@@ -26,10 +26,10 @@ export function plantImage(p: Platform, image: Buffer, flags: number = REQUEST_F
     }
   }
   const r: UpdateRequest = {
-    recordVersion: 1, flags, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: image.length, imageCrc32: d.crc32,
-    imageSha256: Buffer.from(d.sha256, 'hex'), imageFormat: IMAGE_FORMAT_ID.fwup, reserved0: 0, cpuCount: 0, versionNumber, version,
+    recordVersion: 2, flags, regionOffset: p.map.STAGING.offset, imageOffset: 0, imageLength: image.length,
+    imageSha256: createHash('sha256').update(image).digest(), imageFormat: format, reserved0: 0, cpuCount: 0, versionNumber, version,
     stateSaveAddress: 0n, stateSaveLength: 0, stateSaveCrc32: 0, stagedAt: 0n,
   };
-  p.vars.setRequest(r);
+  p.services.setRequest(r);
   return r;
 }

@@ -1,5 +1,6 @@
 import { history } from '../../core/apply.js';
 import type { CommandModule } from '../command-table.js';
+import { esc } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, _args, _opts, g) => {
   const h = await history(ctx, { ...(g.target ? { target: g.target } : {}) });
@@ -9,11 +10,12 @@ export const run: CommandModule['run'] = async (ctx, _args, _opts, g) => {
       h.entries.length === 0
         ? s.dim('no history yet')
         : h.entries
-            .map((e) => `${s.dim(e.time)}  ${e.action.padEnd(11)} ${hex(e.fromVersion)} -> ${hex(e.toVersion)}  ${e.status === 0 ? s.green(e.statusName) : s.red(e.statusName)}  ${e.detail}`)
+            .map((e) => {
+              const from = e.fromDisplay ?? (e.fromVersion ? String(e.fromVersion) : '-');
+              const to = e.toDisplay ?? (e.toVersion ? String(e.toVersion) : '-');
+              const versions = `${esc(from || '-')} -> ${esc(to || '-')}`;
+              return `${s.dim(e.time)}  ${e.action.padEnd(11)} ${versions.padEnd(20)}  ${e.status === 0 ? s.green(e.statusName) : s.red(e.statusName)}  ${esc(e.detail)}`;
+            })
             .join('\n'),
   };
 };
-
-function hex(n: number): string {
-  return `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
-}

@@ -10,8 +10,8 @@ export const run: CommandModule['run'] = async (ctx, [image], opts) => {
   // The capsule renderer is loaded only for a capsule, like the rest of the capsule code.
   const capsuleText = capsule ? (await import('../render-capsule.js')).capsuleReportText : null;
   return {
-    data: { path: r.path, ...r.report },
-    text: (s) => (capsule && capsuleText ? capsuleText(image!, r.report, capsule, s) : imageReportText(image!, r.report, s)),
+    data: { path: r.path, fileSha256: r.fileSha256, fileSize: r.fileSize, ...r.report, payloadSha256: r.report.sha256 },
+    text: (s) => (capsule && capsuleText ? capsuleText(image!, r.report, capsule, s) : imageReportText(image!, { ...r.report, fileSha256: r.fileSha256 }, s)),
     error: r.error,
   };
 };

@@ -1,7 +1,7 @@
 import { machineInit } from '../../core/machine-init.js';
 import { parseSize, parseUint } from '../../util/units.js';
 import type { CommandModule } from '../command-table.js';
-import { table } from '../render.js';
+import { esc, table } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
   const r = await machineInit(ctx, {
@@ -16,19 +16,21 @@ export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
     development: Boolean(opts.development),
     force: Boolean(opts.force),
   });
+  const { ignored: _ignored, ...hardware } = r.config;
   return {
-    data: { dir: r.dir, firmwareVersion: r.firmwareVersion, ...r.config },
+    data: { dir: r.dir, firmwareVersion: r.firmwareVersion, hardware, trust: r.trust },
     text: (s) =>
-      `${s.green('created')} emulated machine ${r.dir}\n` +
+      `${s.green('created')} emulated machine ${esc(r.dir)}\n` +
       table(
         [
-          ['platform', r.config.platform],
+          ['platform', esc(r.trust.platform)],
           ['cpus', String(r.config.cpus)],
           ['flash', `${r.config.flash.size >> 20} MiB (${r.config.flash.blockSize}-byte blocks)`],
-          ['firmware', `${r.firmwareVersion} in slot A`],
-          ['trusted keys', r.config.trustedKeys.length ? r.config.trustedKeys.map((k) => `${k.name} (${k.keyId})`).join(', ') : s.yellow('none')],
-          ['capsules', `image type ${r.config.imageTypeId ?? '-'}; trusted certificates: ${r.config.trustedCerts?.length ? r.config.trustedCerts.map((c) => c.name).join(', ') : 'none'}`],
-          ['development', r.config.development ? s.yellow('yes (unsigned images allowed with --allow-unsigned)') : 'no'],
+          ['firmware', `${r.firmwareVersion} in slot A (and in the recovery copy)`],
+          ['trusted keys', r.trust.keys.length ? r.trust.keys.map((k) => `${esc(k.name)} (${k.keyId})`).join(', ') : s.yellow('none')],
+          ['capsules', `image type ${r.trust.imageTypeId}; trusted certificates: ${r.trust.certs.length ? r.trust.certs.map((c) => esc(c.name)).join(', ') : 'none'}`],
+          ['development', r.trust.development ? s.yellow('yes (unsigned images allowed with --allow-unsigned)') : 'no'],
+          ['key store', 'provisioned into the flash (two copies); machine.json holds only the hardware'],
         ],
         s,
       ),

@@ -1,10 +1,11 @@
-import { stage } from '../../core/stage.js';
+import { stage, type StageOutcome } from '../../core/stage.js';
 import { formatBytes } from '../../util/units.js';
 import { downloadFromOptions, rawFromOptions } from '../option-values.js';
 import type { CommandModule } from '../command-table.js';
-import { signatureText, table } from '../render.js';
+import { esc, signatureText, table } from '../render.js';
 import { dryRunText } from '../render-plan.js';
 import { targetOptionsFrom } from '../target-options.js';
+import type { Style } from '../style.js';
 
 export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
   const raw = rawFromOptions(opts);
@@ -18,41 +19,36 @@ export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
     dryRun: Boolean(opts.dryRun),
     targetOptions: targetOptionsFrom(opts),
   });
-  return {
-    data: r,
-    text: (s) => {
-      if (r.dryRun) return `${s.dim(`${image} is valid for ${r.target}`)}
-${dryRunText(r.plan, s)}`;
-      const rows: Array<[string, string]> = [
-        ['target', r.target],
-        ['version', `${r.staged.version} (${r.staged.format}, ${formatBytes(r.staged.size)})`],
-        ['sha256', r.staged.sha256],
-        ['signature', signatureText(r.image.signature, s)],
-      ];
-      if (r.write) {
-        rows.push(['written', `${r.write.blocks} blocks: ${r.write.erased} erased and programmed, ${r.write.programmedOnly} programmed without erase, ${r.write.unchanged} unchanged`]);
-      }
-      if (r.replaced) rows.push(['replaced', 'the previously staged update']);
-      if (r.download) {
-        const how = r.download.cached ? 'cached copy, no request' : r.download.resumedBytes ? `resumed after ${formatBytes(r.download.resumedBytes)}` : 'downloaded';
-        rows.unshift(['from', `${r.download.url} (${how})`]);
-      }
-      for (const [k, v] of Object.entries(stageDetails(r.details))) rows.push([k, v]);
-      const next = r.target === 'uefi' ? 'fwup apply --target uefi --warm' : r.target.startsWith('flashrom:') ? `fwup apply --target ${r.target}` : 'fwup apply --warm';
-      return `${s.green('staged')} ${image}\n${table(rows, s)}\nnext: ${next}`;
-    },
-  };
+  return { data: r, text: (s) => stageText(image!, r, s) };
 };
 
-/** The hardware targets' facts worth a line each: where the image goes. */
-function stageDetails(d: Record<string, unknown> | undefined): Record<string, string> {
-  if (!d) return {};
-  const out: Record<string, string> = {};
-  if (typeof d.delivery === 'string') out.delivery = `${d.delivery} (${String(d.why)})`;
-  if (typeof d.deliveredTo === 'string') out['handed to'] = d.deliveredTo;
-  const region = d.region as { name: string; start: number; end: number } | null | undefined;
-  if (region !== undefined) out.writes = region ? `region ${region.name} (0x${region.start.toString(16)}-0x${region.end.toString(16)})` : 'the whole chip';
-  const before = d.chipBefore as { sha256: string } | null | undefined;
-  if (before) out['chip now'] = `sha256 ${before.sha256}`;
-  return out;
+function stageText(image: string, r: StageOutcome, s: Style): string {
+  if (r.dryRun) return `${s.dim(`${esc(image)} is valid for ${esc(r.target)}; nothing was written`)}\n${dryRunText(r.plan, s)}`;
+  const rows: Array<[string, string]> = [
+    ['target', esc(r.target)],
+    ['version', `${esc(r.staged.version)} (${r.staged.format}, ${formatBytes(r.staged.size)})`],
+    ['fileSha256', r.image.fileSha256],
+    ['payloadSha256', r.image.sha256],
+    ['signature', signatureText(r.image.signature, s)],
+  ];
+  const d = r.details;
+  switch (d.kind) {
+    case 'emu':
+      if (d.write) rows.push(['written', `${d.write.blocks} blocks: ${d.write.erased} erased and programmed, ${d.write.programmedOnly} programmed without erase, ${d.write.unchanged} unchanged; read back, SHA-256 equal`]);
+      break;
+    case 'flashrom':
+      rows.push(['writes', d.region ? `region ${esc(d.region.name)} (0x${d.region.start.toString(16)}-0x${d.region.end.toString(16)})` : 'the whole chip']);
+      if (d.chipBefore) rows.push(['chip now', `sha256 ${d.chipBefore.sha256}`]);
+      break;
+    case 'uefi':
+      rows.push(['delivery', `${d.delivery} (${esc(d.why)})`], ['handed to', esc(d.deliveredTo)]);
+      break;
+  }
+  if (r.replaced) rows.push(['replaced', 'the previously staged update']);
+  if (r.download) {
+    const how = r.download.cached ? 'cached copy, no request' : r.download.resumedBytes ? `resumed after ${formatBytes(r.download.resumedBytes)}` : 'downloaded';
+    rows.unshift(['from', `${esc(r.download.url)} (${how})`]);
+  }
+  const next = r.kind === 'uefi' ? 'fwup apply --target uefi --warm' : r.kind === 'flashrom' ? `fwup apply --target ${r.target}` : 'fwup apply --warm';
+  return `${s.green('staged')} ${esc(image)}\n${table(rows, s)}\nnext: ${next}`;
 }

@@ -3,7 +3,7 @@ import { crc32 } from '../../util/crc32.js';
 import { ERASED, isErased, type Flash } from '../flash.js';
 import type { Region } from '../flash-map.js';
 import {
-  alignUp, MAX_DATA_BYTES, MAX_NAME_BYTES, RECORD_START_ID, RECORD_STATE, recordHeaderLayout, recordStatus,
+  alignUp, MAX_DATA_BYTES, MAX_NAME_BYTES, RECORD_ALIGN, RECORD_START_ID, RECORD_STATE, recordHeaderLayout, recordStatus,
   STORE_CRC_SPAN, STORE_FORMAT_VERSION, STORE_MAGIC, STORE_STATE, storeHeaderLayout, type RecordStatus,
 } from './store-layout.js';
 
@@ -33,6 +33,8 @@ export interface StoreUsage {
   records: number;
   /** Torn bytes after the log: the next write reclaims first. */
   dirtyTail: boolean;
+  /** What the last open found damaged (the next write, or the firmware at boot, repairs it by a reclaim). */
+  damage: { header: boolean; skippedBytes: number; badRecords: number };
 }
 
 export interface OpenOptions {
@@ -58,6 +60,8 @@ export class VariableStore {
   private end = 0;
   private dirtyTail = false;
   private generation = 0;
+  /** Damage found by the last load: a rebuilt header, bytes skipped between records. */
+  private damage = { header: false, skippedBytes: 0, badRecords: 0 };
   /** Set when the live copy is in the spare (read-only open during an interrupted reclaim). */
   private readonly base: Region;
 
@@ -76,22 +80,27 @@ export class VariableStore {
     const p = readCopyInfo(flash, primary);
     const s = readCopyInfo(flash, spare);
     let base = primary;
+    let salvage = false;
     if (s.valid && (!p.valid || s.generation > p.generation)) {
-      // A reclaim committed to the spare but did not finish copying back.
+      // A reclaim committed to the spare but did not finish copying back (or the primary's header was
+      // damaged since a reclaim): the spare is the store.
       if (opts.writable) copyRegion(flash, spare, primary);
       else base = spare;
     } else if (!p.valid) {
       const blank = isErased(flash.read(primary.offset, primary.size));
       if (blank && opts.format && opts.writable) {
         writeStore(flash, primary, 1, []);
+      } else if (blank) {
+        throw new FwupError('NVRAM_CORRUPT', 'NVRAM is not formatted', { hint: 're-create the machine with `fwup machine init --force`' });
       } else {
-        throw new FwupError('NVRAM_CORRUPT', blank ? 'NVRAM is not formatted' : 'NVRAM store header is damaged and no valid spare copy exists', {
-          hint: 're-create the machine with `fwup machine init --force`',
-        });
+        // A damaged store header with no spare to fall back on: every record keeps its own CRC, so
+        // they are read as they are, and the next write rebuilds the store around them.
+        salvage = true;
       }
     }
     const store = new VariableStore(flash, primary, spare, opts.writable, base);
-    store.load();
+    store.load(salvage);
+    if (salvage && opts.writable) store.reclaim();
     return store;
   }
 
@@ -158,6 +167,7 @@ export class VariableStore {
       variables: this.live().size,
       records: this.records.length,
       dirtyTail: this.dirtyTail,
+      damage: { ...this.damage, badRecords: this.damage.badRecords + this.records.filter((r) => !r.crcOk).length },
     };
   }
 
@@ -221,12 +231,12 @@ export class VariableStore {
     if (!this.writable || this.base !== this.primary) throw new Error('variable store opened read-only');
   }
 
-  private load(): void {
+  private load(salvage = false): void {
     const region = this.flash.read(this.base.offset, this.base.size);
-    const header = storeHeaderLayout.parse(region);
-    this.generation = header.generation;
+    this.damage = { header: salvage, skippedBytes: 0, badRecords: 0 };
+    this.generation = salvage ? 0 : storeHeaderLayout.parse(region).generation;
     this.records = [];
-    this.dirtyTail = false;
+    this.dirtyTail = salvage;
     let at = storeHeaderLayout.size;
     while (at + recordHeaderLayout.size <= region.length) {
       const head = region.subarray(at, at + recordHeaderLayout.size);
@@ -235,9 +245,14 @@ export class VariableStore {
       const status = recordStatus(h.state);
       const end = at + recordHeaderLayout.size + h.nameSize + h.dataSize;
       if (h.startId !== RECORD_START_ID || status === 'incomplete' || h.nameSize > MAX_NAME_BYTES || h.dataSize > MAX_DATA_BYTES || end > region.length) {
-        // A torn append: its lengths cannot be trusted, so the log ends here and the next write reclaims.
+        // A torn append or a damaged header: its lengths cannot be trusted. Look for the next record
+        // start after it (each record is checked by its own CRC), and let the next write reclaim.
         this.dirtyTail = true;
-        break;
+        const next = nextRecordStart(region, at + RECORD_ALIGN);
+        if (next < 0) break;
+        this.damage.skippedBytes += next - at;
+        at = next;
+        continue;
       }
       const nameBytes = region.subarray(at + recordHeaderLayout.size, at + recordHeaderLayout.size + h.nameSize);
       const data = Buffer.from(region.subarray(at + recordHeaderLayout.size + h.nameSize, end));
@@ -254,6 +269,22 @@ export class VariableStore {
     this.end = Math.min(at, region.length);
     if (!this.dirtyTail && !isErased(region.subarray(this.end))) this.dirtyTail = true;
   }
+}
+
+/**
+ * The next offset (on the record alignment) that starts a record whose header is complete and whose
+ * CRC checks, or -1. Used only after damage, to read on past it.
+ */
+function nextRecordStart(region: Buffer, from: number): number {
+  for (let at = alignUp(from); at + recordHeaderLayout.size <= region.length; at += RECORD_ALIGN) {
+    if (region.readUInt16LE(at) !== RECORD_START_ID) continue;
+    const h = recordHeaderLayout.parse(region, at);
+    const end = at + recordHeaderLayout.size + h.nameSize + h.dataSize;
+    if (recordStatus(h.state) === 'incomplete' || h.nameSize > MAX_NAME_BYTES || h.dataSize > MAX_DATA_BYTES || end > region.length) continue;
+    const name = region.subarray(at + recordHeaderLayout.size, at + recordHeaderLayout.size + h.nameSize);
+    if (recordCrc(h.nameSize, h.dataSize, name, region.subarray(at + recordHeaderLayout.size + h.nameSize, end)) === h.crc32) return at;
+  }
+  return -1;
 }
 
 function checkVariable(name: string, data: Uint8Array): void {

@@ -3,14 +3,13 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { FwupError } from '../../errors/fwup-error.js';
 import { isPowerCut, type FaultPlan } from '../../storage/fault-flash.js';
 import { applyUpdate } from '../../machine/apply.js';
-import { activeFirmware } from '../../machine/boot-control.js';
 import type { EmulatedMachine } from '../../machine/machine.js';
 import { openPlatform, type Platform } from '../../machine/platform.js';
 import { powerOn } from '../../machine/power.js';
 import { damageSaveSlot } from './save-slot-damage.js';
 import { encodeError, type ServiceRequest, type ServiceResponse } from './service-protocol.js';
 import { serviceFiles } from './service-files.js';
-import type { TargetDeps } from '../target.js';
+import type { EmuDeps, TargetDeps } from '../target.js';
 import { POWER_LATCH } from './power-latch.js';
 import { join } from 'node:path';
 
@@ -19,19 +18,22 @@ import { join } from 'node:path';
  * operation opens the flash afresh, so `stage` from other processes writes beside it as an OS would.
  * Returns when the machine is stopped (or loses power).
  */
-export async function serveMachine(dir: string, deps: TargetDeps): Promise<void> {
+export async function serveMachine(dir: string, deps: TargetDeps, emu: EmuDeps, powerOnLock: () => Promise<() => Promise<void>>): Promise<void> {
   const files = serviceFiles(dir);
   const log = (m: string) => appendFileSync(files.log, `${new Date().toISOString()} ${m}\n`);
-  const open = (plan: FaultPlan | null): Platform => openPlatform(dir, { writable: true, faultPlan: plan });
+  const open = (plan: FaultPlan | null): Platform => openPlatform(dir, { writable: true, faultPlan: plan, now: deps.now });
   let machine: EmulatedMachine;
   {
-    const p = open(deps.faultPlan);
+    // Power-on writes the flash (the firmware's boot): under the machine lock, like every writer.
+    const release = await powerOnLock();
+    const p = open(emu.faultPlan);
     try {
-      const on = await powerOn(p, { hostCpus: deps.hostCpus, knobs: deps.emuKnobs, now: deps.now });
+      const on = await powerOn(p, { hostCpus: emu.hostCpus, knobs: emu.knobs, now: deps.now });
       machine = on.machine;
       for (const e of on.boot.events) log(`firmware: ${e}`);
     } finally {
       p.close();
+      await release();
     }
   }
   rmSync(files.socket, { force: true });
@@ -63,9 +65,9 @@ export async function serveMachine(dir: string, deps: TargetDeps): Promise<void>
     try {
       switch (req.op) {
         case 'status': {
-          const p = openPlatform(dir, { writable: false });
+          const p = openPlatform(dir, { writable: false, snapshot: true });
           try {
-            return { ok: true, result: { pid: process.pid, uptimeMs: Date.now() - machine.bootedAt, cpus: machine.cpus, workers: machine.workers, steps: machine.steps(), firmware: activeFirmware(p) } };
+            return { ok: true, result: { pid: process.pid, uptimeMs: Date.now() - machine.bootedAt, cpus: machine.cpus, workers: machine.workers, steps: machine.steps(), firmware: p.services.activeFirmware() } };
           } finally {
             p.close();
           }

@@ -1,64 +1,21 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FwupError } from '../../errors/fwup-error.js';
-import { crc32 } from '../../util/crc32.js';
 import { sha256Hex } from '../../util/digest.js';
-import type { CapsuleReport } from '../../image/capsule-report.js';
-import { displayArgv, spawnFailure } from '../exec.js';
 import { HostFiles } from '../host-files.js';
 import { exists, rebootCommand, rebootHost, type RebootReport } from '../host-reboot.js';
-import { acquireLock } from '../lock-file.js';
-import { ActionLog } from '../plan.js';
-import { routeForWrite, withRoute, type Route } from '../privilege.js';
-import { appendHistory, readHistory, readRecord, removeIfPresent, stateName, writeRecord } from '../state-records.js';
-import type {
-  ApplyOutcome, ApplyRequest, HistoryItem, StageOptions, StageResult, Target, TargetDeps, TargetFacts, TargetOptions, TargetStatus,
-  VerifiedImage,
-} from '../target.js';
-import { judgeEntry, overallState, rebootedSince, type AttemptBaseline, type EntryOutcome, type OutcomeState } from './attempt-outcome.js';
-import {
-  UPDATE_CAPSULE_DIR, capsuleFileName, chooseDelivery, findEsp, writeToLoader, type Delivery,
-} from './capsule-delivery.js';
-import {
-  FILE_CAPSULE_DELIVERY, fileCapsuleDeliverySupported, isEfivarfs, osIndicationsWithCapsuleDelivery, osIndicationsWithout, readVariable, u64Of,
-  type OsIndicationsChange,
-} from './efivars.js';
+import { HostState } from '../host-state.js';
+import { ActionLog, type PlannedAction } from '../plan.js';
+import { stateName } from '../state-records.js';
+import type { ApplyOutcome, ApplyRequest, HistoryItem, StageInput, StageOptions, StageSession, Target, TargetDeps, TargetFacts, TargetOptions } from '../target.js';
+import { judgeEntry, overallState, rebootedSince, type EntryOutcome, type OutcomeState } from './attempt-outcome.js';
+import { findEsp } from './capsule-delivery.js';
+import { FILE_CAPSULE_DELIVERY, fileCapsuleDeliverySupported, readVariable, u64Of } from './efivars.js';
 import { attemptStatusName, fwTypeName, readEsrt, type EsrtEntry } from './esrt.js';
+import type { UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
+import { INTENT, PENDING, REQUEST, uefiStageSession, uefiUnstage } from './uefi-stage.js';
+import { hex64, UefiWrites } from './uefi-writes.js';
 
-/** The handed-over capsule: `request.json` after stage, `pending.json` after apply. */
-interface UefiRequest {
-  recordVersion: 1;
-  sysroot: string;
-  delivery: Delivery;
-  capsule: { source: string; size: number; sha256: string; flags: number; flagNames: string[]; version: string; versionNumber: number };
-  /** The loader, or the capsule's file on the ESP. */
-  deliveredTo: string;
-  /** Hex strings: what OsIndications was and became (disk delivery), so unstage can undo exactly that. */
-  osIndications: { path: string; before: string | null; after: string } | null;
-  entries: AttemptBaseline[];
-  stagedAt: string;
-  bootIdAtStage: string | null;
-}
-
-interface UefiPending extends UefiRequest {
-  appliedAt: string;
-  bootIdAtApply: string | null;
-  reboot: { mode: 'warm' | 'cold'; command: string[] } | null;
-}
-
-interface UefiHistoryLine {
-  time: string;
-  action: 'apply' | 'superseded';
-  versionNumber: number;
-  fromVersion: number;
-  state: OutcomeState | 'delivered';
-  status: number;
-  detail: string;
-}
-
-const REQUEST = 'request.json';
-const PENDING = 'pending.json';
-const HISTORY = 'history.jsonl';
 const BOOT_ID = 'proc/sys/kernel/random/boot_id';
 
 /**
@@ -69,16 +26,17 @@ export class UefiTarget implements Target {
   readonly kind = 'uefi' as const;
   readonly spec = 'uefi';
   readonly dir: string;
-  private readonly files: HostFiles;
+  private readonly state: HostState;
+  private readonly writes: UefiWrites;
 
   constructor(private readonly deps: TargetDeps, private readonly opts: TargetOptions) {
     this.dir = join(deps.stateDir, 'uefi', stateName(deps.sysroot));
-    this.files = new HostFiles(deps.exec);
+    this.state = new HostState(this.dir, 'the uefi target');
+    this.writes = new UefiWrites(deps, new HostFiles(deps.exec));
   }
 
-  async lock(timeoutMs: number): Promise<() => Promise<void>> {
-    await mkdir(this.dir, { recursive: true });
-    return acquireLock(join(this.dir, 'lock'), timeoutMs, 'the uefi target');
+  lock(timeoutMs: number): Promise<() => Promise<void>> {
+    return this.state.lock(timeoutMs, (m) => this.deps.log.info(m));
   }
 
   private async esrt(): Promise<EsrtEntry[]> {
@@ -104,165 +62,34 @@ export class UefiTarget implements Target {
       securityVersion: 0,
       hasTrustedKeys: false,
       development: true,
-      capacity: 0xffffffff,
+      capacity: { image: 0xffffffff, slot: Number.MAX_SAFE_INTEGER },
       // The firmware verifies capsule signatures against its own keys.
       trustedKeys: null,
     };
   }
 
-  async stage(image: VerifiedImage, opts: StageOptions): Promise<StageResult> {
-    const capsule = image.report.capsule;
-    if (image.format !== 'capsule' || !capsule) {
-      throw new FwupError('TARGET_UNSUPPORTED', `the uefi target takes UEFI capsules; ${image.path} is a ${image.format} image`, {
-        hint: 'pack the payload as a capsule (fwup pack --format capsule), or write raw flash with --target flashrom:…',
-      });
-    }
-    const log = new ActionLog(opts.dryRun);
-    const esrt = await this.esrt();
-    const entries = matchEntries(capsule, esrt, opts);
-    const choice = await chooseDelivery(this.deps.sysroot, this.opts.capsuleDelivery, capsule.flags, this.opts.esp);
-
-    const bytes = await readFile(image.path);
-    if (bytes.length !== image.size || crc32(bytes) !== image.fileCrc32) {
-      throw new FwupError('FILE_IO', `${image.path} changed while it was being staged`, { hint: 'nothing was staged; run stage again once the file is stable' });
-    }
-    const sha = sha256Hex(bytes);
-    const staged = await readRecord<UefiRequest>(join(this.dir, REQUEST), 'staged request');
-    const pending = await readRecord<UefiPending>(join(this.dir, PENDING), 'pending attempt');
-    if (staged && staged.capsule.sha256 === sha && staged.delivery === choice.delivery) {
-      throw new FwupError('NOTHING_TO_DO', `this capsule (sha256 ${sha.slice(0, 16)}…) is already staged`, { hint: 'apply it with `fwup apply --target uefi --warm`' });
-    }
-    if (pending && pending.capsule.sha256 === sha && (await this.outcomeOf(pending, esrt)).state === 'awaiting-reboot') {
-      throw new FwupError('NOTHING_TO_DO', 'this capsule was already handed to the firmware and waits for the reboot', { hint: 'reboot, then `fwup status --target uefi`' });
-    }
-
-    // Every permission is checked before the first write, so a refusal changes nothing.
-    let deliveredTo: string;
-    let osInd: OsIndicationsChange | null = null;
-    let writes: Array<() => Promise<void>>;
-    if (choice.delivery === 'loader') {
-      deliveredTo = choice.loaderPath;
-      const route = await routeForWrite(deliveredTo, true, this.opts.sudo, 'the kernel capsule loader');
-      writes = [
-        () =>
-          log.runAll(HostFiles.actions('in-place', deliveredTo, bytes.length, route, 'the whole capsule to the kernel, which hands it to the firmware'), () =>
-            writeToLoader(deliveredTo, bytes, route, this.files),
-          ).then(() => {}),
-      ];
-    } else {
-      deliveredTo = join(choice.esp!, UPDATE_CAPSULE_DIR, capsuleFileName(entries[0]!.fwClass));
-      const fileRoute = await routeForWrite(deliveredTo, await exists(deliveredTo), this.opts.sudo, 'the capsule on the EFI system partition');
-      osInd = await osIndicationsWithCapsuleDelivery(this.deps.sysroot);
-      const change = osInd;
-      const varRoute = change.before === change.after ? null : await routeForWrite(change.path, change.exists, this.opts.sudo, 'OsIndications');
-      writes = [
-        () =>
-          log.runAll(HostFiles.actions('replace', deliveredTo, bytes.length, fileRoute, 'the capsule, for the firmware to load from \\EFI\\UpdateCapsule'), () =>
-            this.files.replaceFile(deliveredTo, bytes, fileRoute).catch((e: unknown) => {
-              throw espWriteError(e, deliveredTo);
-            }),
-          ).then(() => {}),
-        // The flag goes last: the firmware is never told to look for a capsule that is not there yet.
-        () => (varRoute ? this.writeVariable(log, change, varRoute, 'set EFI_OS_INDICATIONS_FILE_CAPSULE_DELIVERY_SUPPORTED') : Promise.resolve()),
-      ];
-    }
-    const now = this.deps.now().toISOString();
-    const request: UefiRequest = {
-      recordVersion: 1,
-      sysroot: this.deps.sysroot,
-      delivery: choice.delivery,
-      capsule: {
-        source: image.path, size: bytes.length, sha256: sha, flags: capsule.flags, flagNames: capsule.flagNames,
-        version: image.report.version, versionNumber: image.report.versionNumber,
-      },
-      deliveredTo,
-      osIndications: osInd ? { path: osInd.path, before: osInd.before === null ? null : hex64(osInd.before), after: hex64(osInd.after) } : null,
-      entries,
-      stagedAt: now,
-      bootIdAtStage: await this.bootId(),
-    };
-    if (staged?.delivery === 'loader') {
-      this.deps.log.warn('the capsule staged before went to the kernel loader and cannot be withdrawn: the firmware sees both at the next reboot');
-    }
-    for (const w of writes) await w();
-    if (staged?.delivery === 'disk' && staged.deliveredTo !== deliveredTo) {
-      const old = staged.deliveredTo;
-      const route = await routeForWrite(old, true, this.opts.sudo, 'the capsule staged before');
-      await log.runAll(HostFiles.actions('remove', old, 0, route, 'the capsule staged before, replaced by this one'), () => this.files.remove(old, route));
-    }
-    opts.onProgress?.(bytes.length, bytes.length);
-    if (pending) await this.archive(log, pending, 'superseded');
-    await log.run({ kind: 'write', path: join(this.dir, REQUEST), bytes: 0, purpose: 'the staged request (with its SHA-256)' }, () => writeRecord(join(this.dir, REQUEST), request));
-    return {
-      staged: {
-        version: image.report.version, versionNumber: image.report.versionNumber, format: 'capsule', size: bytes.length, sha256: sha,
-        crc32: image.fileCrc32, stagedAt: now, flags: capsule.flagNames,
-      },
-      replaced: staged !== null,
-      write: null,
-      plan: log.actions,
-      dryRun: log.dryRun,
-      details: { delivery: choice.delivery, why: choice.why, deliveredTo, entries, osIndications: request.osIndications },
-    };
-  }
-
-  /** Write an efivarfs variable; a real efivarfs needs its immutable flag lifted around the write. */
-  private async writeVariable(log: ActionLog, change: OsIndicationsChange, route: Route, purpose: string): Promise<void> {
-    const immutable = change.exists && (await isEfivarfs(this.deps.sysroot));
-    if (immutable) await this.chattr(log, '-i', change.path, route);
-    const what = `${purpose}: OsIndications ${change.before === null ? 'unset' : hex64(change.before)} -> ${hex64(change.after)}`;
-    await log.runAll(HostFiles.actions('in-place', change.path, change.bytes.length, route, what), () =>
-      this.files.writeInPlace(change.path, change.bytes, route, !change.exists).catch((e: unknown) => {
-        throw variableWriteError(e, change.path);
-      }),
-    );
-    if (immutable) await this.chattr(log, '+i', change.path, route);
-  }
-
-  private async chattr(log: ActionLog, flag: '-i' | '+i', path: string, route: Route): Promise<void> {
-    const argv = withRoute(route, ['chattr', flag, path]);
-    await log.run({ kind: 'exec', argv, purpose: flag === '-i' ? 'efivarfs variables are immutable until this' : 'make it immutable again' }, async () => {
-      const r = await this.deps.exec(argv[0]!, argv.slice(1), { cwd: this.deps.cwd });
-      if (r.spawnError) throw spawnFailure(argv, r.spawnError, 'install e2fsprogs (chattr)');
-      if (r.exitCode !== 0) throw new FwupError('HELPER_FAILED', `${displayArgv(argv)} failed: ${r.stderr.trim()}`);
+  async beginStage(input: StageInput, opts: StageOptions): Promise<StageSession> {
+    return uefiStageSession(input, opts, {
+      deps: this.deps, options: this.opts, state: this.state, writes: this.writes, esrt: await this.esrt(), bootId: await this.bootId(),
+      awaitingReboot: async (p) => (await this.outcomeOf(p, await readEsrt(this.deps.sysroot))).state === 'awaiting-reboot',
+      archive: (log, p) => this.archive(log, p, 'superseded'),
     });
   }
 
-  async unstage(): Promise<boolean> {
-    const path = (await exists(join(this.dir, PENDING))) ? join(this.dir, PENDING) : join(this.dir, REQUEST);
-    const rec = await readRecord<UefiRequest>(path, 'staged request');
-    if (!rec) return false;
-    if (rec.delivery === 'loader') {
-      throw new FwupError('TARGET_UNSUPPORTED', 'the capsule went through the kernel loader: the firmware already holds it and it cannot be withdrawn', {
-        hint: 'it is installed (or refused) at the next reboot; nothing was changed',
-      });
-    }
-    const log = new ActionLog(false);
-    await this.files.remove(rec.deliveredTo, await routeForWrite(rec.deliveredTo, true, this.opts.sudo, 'the capsule on the ESP'));
-    // Undo only what fwup did: a bit the system had set stays; a variable fwup created goes.
-    const before = rec.osIndications?.before ?? null;
-    if (before === null) {
-      const v = await readVariable(this.deps.sysroot, 'OsIndications');
-      if (v) {
-        const route = await routeForWrite(v.path, true, this.opts.sudo, 'OsIndications');
-        if (await isEfivarfs(this.deps.sysroot)) await this.chattr(log, '-i', v.path, route);
-        await this.files.remove(v.path, route);
-      }
-    } else if ((BigInt(before) & FILE_CAPSULE_DELIVERY) === 0n) {
-      const change = await osIndicationsWithout(this.deps.sysroot, FILE_CAPSULE_DELIVERY);
-      if (change) await this.writeVariable(log, change, await routeForWrite(change.path, true, this.opts.sudo, 'OsIndications'), 'clear the capsule-on-disk request');
-    }
-    await removeIfPresent(path);
-    return true;
+  unstage(opts: { dryRun: boolean }): Promise<{ removed: boolean; plan: PlannedAction[] }> {
+    return uefiUnstage({ deps: this.deps, options: this.opts, state: this.state, writes: this.writes }, opts.dryRun);
   }
 
   async apply(req: ApplyRequest): Promise<ApplyOutcome> {
-    const request = await readRecord<UefiRequest>(join(this.dir, REQUEST), 'staged request');
+    const request = await this.state.read<UefiRequest>(REQUEST, 'staged request');
     if (!request) {
-      const pending = await readRecord<UefiPending>(join(this.dir, PENDING), 'pending attempt');
+      const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
       throw new FwupError('NOT_STAGED', pending ? 'the staged capsule was already applied: it waits for the reboot' : 'no capsule is staged for the uefi target', {
         hint: pending ? 'reboot, then `fwup status --target uefi` reports the outcome' : 'stage one first: fwup stage FILE.cap --target uefi',
       });
+    }
+    if (request.state !== 'delivered') {
+      throw new FwupError('TARGET_CORRUPT', 'the last stage was cut before the capsule was fully delivered', { hint: 'run `fwup unstage --target uefi` to undo it, then stage again' });
     }
     // The firmware takes a staged capsule at the next boot, whoever reboots: if that happened, it is gone.
     const bootId = await this.bootId();
@@ -275,20 +102,16 @@ export class UefiTarget implements Target {
     const log = new ActionLog(req.dryRun);
     const now = this.deps.now().toISOString();
     const pending: UefiPending = {
-      ...request,
-      appliedAt: now,
-      bootIdAtApply: bootId,
+      ...request, appliedAt: now, bootIdAtApply: bootId,
       reboot: req.reboot ? { mode: req.mode, command: await rebootCommand(this.deps) } : null,
     };
-    const pendingPath = join(this.dir, PENDING);
-    await log.run({ kind: 'write', path: pendingPath, bytes: 0, purpose: 'the pending-attempt record that `fwup status` checks after the reboot' }, () => writeRecord(pendingPath, pending));
-    await log.run({ kind: 'remove', path: join(this.dir, REQUEST), purpose: 'the request is now pending' }, () => removeIfPresent(join(this.dir, REQUEST)));
-    const historyPath = join(this.dir, HISTORY);
+    await log.run({ kind: 'write', path: this.state.path(PENDING), bytes: 0, purpose: 'the pending-attempt record that `fwup status` checks after the reboot' }, () => this.state.write(PENDING, pending));
+    await log.run({ kind: 'remove', path: this.state.path(REQUEST), purpose: 'the request is now pending' }, () => this.state.remove(REQUEST));
     const line: UefiHistoryLine = {
       time: now, action: 'apply', versionNumber: request.capsule.versionNumber, fromVersion: request.entries[0]?.fwVersionBefore ?? 0,
-      state: 'delivered', status: -1, detail: `capsule ${request.capsule.sha256.slice(0, 12)}… by ${request.delivery}`,
+      state: 'delivered', status: -1, detail: `capsule ${request.capsule.fileSha256.slice(0, 12)}… by ${request.delivery}`,
     };
-    await log.run({ kind: 'write', path: historyPath, bytes: 0, purpose: 'history entry' }, () => appendHistory(historyPath, line));
+    await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history entry' }, () => this.state.appendHistory(line));
     let reboot: RebootReport | null = null;
     if (req.reboot) reboot = await rebootHost(this.deps, req.mode, this.opts.sudo, log);
     return {
@@ -298,12 +121,8 @@ export class UefiTarget implements Target {
       plan: log.actions,
       dryRun: log.dryRun,
       report: {
-        delivery: request.delivery,
-        deliveredTo: request.deliveredTo,
-        capsule: request.capsule,
-        entries: request.entries,
-        pending: pendingPath,
-        reboot,
+        delivery: request.delivery, deliveredTo: request.deliveredTo, capsule: request.capsule, entries: request.entries,
+        pending: this.state.path(PENDING), reboot,
         next: reboot ? 'the machine reboots; afterwards `fwup status --target uefi` reports the outcome' : 'reboot to let the firmware install the capsule, then run `fwup status --target uefi`',
       },
     };
@@ -314,7 +133,7 @@ export class UefiTarget implements Target {
     const bytes = await readFile(r.deliveredTo).catch(() => null);
     const osInd = await readVariable(this.deps.sysroot, 'OsIndications');
     const flagged = osInd !== null && (u64Of(osInd) & FILE_CAPSULE_DELIVERY) !== 0n;
-    if (!bytes || sha256Hex(bytes) !== r.capsule.sha256 || !flagged) {
+    if (!bytes || sha256Hex(bytes) !== r.capsule.fileSha256 || !flagged) {
       throw new FwupError('TARGET_CHANGED', `the staged capsule is no longer in place (${!bytes ? `${r.deliveredTo} is gone` : !flagged ? 'OsIndications no longer asks for capsule delivery' : `${r.deliveredTo} changed`})`, {
         hint: 'stage the capsule again',
       });
@@ -345,20 +164,22 @@ export class UefiTarget implements Target {
       time: this.deps.now().toISOString(), action, versionNumber: p.capsule.versionNumber, fromVersion: p.entries[0]?.fwVersionBefore ?? 0,
       state: o.state, status: first?.lastAttemptStatus ?? -1, detail: first?.detail ?? '',
     };
-    const historyPath = join(this.dir, HISTORY);
-    await log.run({ kind: 'write', path: historyPath, bytes: 0, purpose: 'history: the outcome of the attempt this one replaces' }, () => appendHistory(historyPath, line));
-    await log.run({ kind: 'remove', path: join(this.dir, PENDING), purpose: 'replaced by the new request' }, () => removeIfPresent(join(this.dir, PENDING)));
+    await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history: the outcome of the attempt this one replaces' }, () => this.state.appendHistory(line));
+    await log.run({ kind: 'remove', path: this.state.path(PENDING), purpose: 'replaced by the new request' }, () => this.state.remove(PENDING));
   }
 
-  async status(): Promise<TargetStatus> {
+  async status(): Promise<UefiStatus> {
     const esrt = await readEsrt(this.deps.sysroot);
-    const staged = await readRecord<UefiRequest>(join(this.dir, REQUEST), 'staged request');
-    const pending = await readRecord<UefiPending>(join(this.dir, PENDING), 'pending attempt');
+    const staged = await this.state.read<UefiRequest>(REQUEST, 'staged request');
+    const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
     const osIndSupported = await fileCapsuleDeliverySupported(this.deps.sysroot).catch(() => false);
     const osInd = await readVariable(this.deps.sysroot, 'OsIndications').catch(() => null);
     const esp = await findEsp(this.deps.sysroot, this.opts.esp).catch(() => null);
     const record = pending ?? staged;
     const outcome = record ? await this.outcomeOf(record, esrt) : null;
+    const warnings: string[] = [];
+    if (await exists(this.state.path(INTENT))) warnings.push('a stage was cut before the capsule was fully delivered: `fwup unstage --target uefi` undoes it');
+    if (outcome?.state === 'failed') warnings.push('the firmware reported that the last capsule failed (see outcome)');
     return {
       target: this.spec,
       kind: 'uefi',
@@ -371,21 +192,24 @@ export class UefiTarget implements Target {
         osIndications: osInd && osInd.data.length === 8 ? hex64(u64Of(osInd)) : null,
         esp,
       },
-      staged: staged ? { version: staged.capsule.version, sha256: staged.capsule.sha256, delivery: staged.delivery, deliveredTo: staged.deliveredTo, stagedAt: staged.stagedAt } : null,
+      staged: staged
+        ? { version: staged.capsule.version, fileSha256: staged.capsule.fileSha256, payloadSha256: staged.capsule.payloadSha256, delivery: staged.delivery, deliveredTo: staged.deliveredTo, stagedAt: staged.stagedAt, state: staged.state }
+        : null,
       pending: pending
-        ? { version: pending.capsule.version, sha256: pending.capsule.sha256, delivery: pending.delivery, appliedAt: pending.appliedAt, reboot: pending.reboot }
+        ? { version: pending.capsule.version, fileSha256: pending.capsule.fileSha256, delivery: pending.delivery, appliedAt: pending.appliedAt, reboot: pending.reboot }
         : null,
       outcome,
+      warnings,
     };
   }
 
   async history(): Promise<HistoryItem[]> {
-    const lines = await readHistory<UefiHistoryLine>(join(this.dir, HISTORY));
+    const lines = await this.state.history<UefiHistoryLine>();
     const items: HistoryItem[] = lines.map((h) => ({
       time: h.time, action: h.action, fromVersion: h.fromVersion, toVersion: h.versionNumber, status: h.status, statusName: h.state, detail: h.detail,
     }));
     // The attempt in flight is judged now, from the ESRT.
-    const pending = await readRecord<UefiPending>(join(this.dir, PENDING), 'pending attempt');
+    const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
     if (pending) {
       const o = await this.outcomeOf(pending, await readEsrt(this.deps.sysroot));
       const first = o.entries[0];
@@ -396,66 +220,4 @@ export class UefiTarget implements Target {
     }
     return items;
   }
-}
-
-/**
- * Match every payload's UpdateImageTypeId to an ESRT entry's fw_class (a capsule without payloads is
- * matched by its capsule GUID), and check its version against that entry, as the firmware will.
- */
-function matchEntries(capsule: CapsuleReport, esrt: EsrtEntry[], opts: Pick<StageOptions, 'allowOlder' | 'allowReinstall'>): AttemptBaseline[] {
-  const wanted = capsule.payloads.length
-    ? capsule.payloads.map((p) => ({ guid: p.updateImageTypeId.toUpperCase(), version: p.fmpPayloadHeader.fwVersion, what: `payload ${p.index}` }))
-    : [{ guid: capsule.capsuleGuid.toUpperCase(), version: 0, what: 'the capsule' }];
-  const hex = (n: number) => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
-  return wanted.map((w) => {
-    const e = esrt.find((x) => x.fwClass === w.guid);
-    if (!e) {
-      throw new FwupError('POLICY_PLATFORM', `${w.what} is for firmware ${w.guid}, which this system does not have`, {
-        hint: `the ESRT lists: ${esrt.map((x) => `${x.fwClass} (${fwTypeName(x.fwType)}, ${hex(x.fwVersion)})`).join(', ') || 'nothing'}`,
-      });
-    }
-    if (!opts.allowOlder) {
-      if (w.version < e.lowestSupportedFwVersion) {
-        throw new FwupError('POLICY_DOWNGRADE', `${w.what} version ${hex(w.version)} is below ${e.name}'s lowest supported version ${hex(e.lowestSupportedFwVersion)}`, {
-          hint: 'pass --allow-older to hand it over anyway; the firmware will most likely refuse it (incorrect-version)',
-        });
-      }
-      if (w.version < e.fwVersion) {
-        throw new FwupError('POLICY_DOWNGRADE', `${w.what} version ${hex(w.version)} is older than the installed ${hex(e.fwVersion)} (${e.name})`, {
-          hint: 'pass --allow-older to downgrade',
-        });
-      }
-    }
-    if (!opts.allowReinstall && w.version === e.fwVersion) {
-      throw new FwupError('NOTHING_TO_DO', `version ${hex(w.version)} of ${w.guid} is already installed`, { hint: 'pass --allow-reinstall to install it again' });
-    }
-    return {
-      esrt: e.name, fwClass: e.fwClass, targetVersion: w.version, fwVersionBefore: e.fwVersion,
-      lastAttemptVersionBefore: e.lastAttemptVersion, lastAttemptStatusBefore: e.lastAttemptStatus,
-    };
-  });
-}
-
-function hex64(n: bigint): string {
-  return `0x${n.toString(16).toUpperCase().padStart(16, '0')}`;
-}
-
-function espWriteError(e: unknown, path: string): FwupError {
-  if (e instanceof FwupError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC') return new FwupError('FILE_IO', `the EFI system partition is full: cannot write ${path}`, { hint: 'free space on the ESP (old capsules in EFI/UpdateCapsule)' });
-  if (code === 'EACCES' || code === 'EPERM') return new FwupError('PERMISSION_DENIED', `writing ${path} needs root`, { hint: 'run fwup as root, or pass --sudo' });
-  return new FwupError('FILE_IO', `cannot write ${path} (in ${dirname(path)}): ${(e as Error).message}`);
-}
-
-function variableWriteError(e: unknown, path: string): FwupError {
-  if (e instanceof FwupError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new FwupError('PERMISSION_DENIED', `writing the UEFI variable ${path} was refused (${code})`, {
-      hint: 'needs root; on a real efivarfs the variable must also not be immutable (fwup lifts the flag with chattr -i)',
-    });
-  }
-  if (code === 'ENOSPC') return new FwupError('CAPSULE_REJECTED', `the firmware has no room for the variable ${path}`, { hint: 'the UEFI variable store is full' });
-  return new FwupError('FILE_IO', `cannot write the UEFI variable ${path}: ${(e as Error).message}`);
 }

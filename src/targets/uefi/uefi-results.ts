@@ -1,0 +1,82 @@
+import type { RebootReport } from '../host-reboot.js';
+import type { StagedSummary } from '../target.js';
+import type { AttemptBaseline, EntryOutcome, OutcomeState } from './attempt-outcome.js';
+import type { Delivery } from './capsule-delivery.js';
+import type { EsrtEntry } from './esrt.js';
+
+/**
+ * The handed-over capsule: `request.json` after stage, `pending.json` after apply. Written first as
+ * an intent (`state: 'delivering'`, before any write to the ESP or efivarfs) and then `'delivered'`,
+ * so a delivery cut half-way is known and `unstage` undoes it.
+ */
+export interface UefiRequest {
+  recordVersion: 2;
+  state: 'delivering' | 'delivered';
+  sysroot: string;
+  delivery: Delivery;
+  capsule: { source: string; size: number; fileSha256: string; payloadSha256: string; flags: number; flagNames: string[]; version: string; versionNumber: number };
+  /** The loader, or the capsule's file on the ESP. */
+  deliveredTo: string;
+  /** Hex strings: what OsIndications was and became (disk delivery), so unstage can undo exactly that. */
+  osIndications: { path: string; before: string | null; after: string } | null;
+  entries: AttemptBaseline[];
+  stagedAt: string;
+  bootIdAtStage: string | null;
+  /** The capsule file a previous stage left on the ESP that this one replaces (removed once delivered). */
+  replaces: string | null;
+}
+
+export interface UefiPending extends UefiRequest {
+  appliedAt: string;
+  bootIdAtApply: string | null;
+  reboot: { mode: 'warm' | 'cold'; command: string[] } | null;
+}
+
+export interface UefiHistoryLine {
+  time: string;
+  action: 'apply' | 'superseded';
+  versionNumber: number;
+  fromVersion: number;
+  state: OutcomeState | 'delivered';
+  status: number;
+  detail: string;
+}
+
+export interface UefiStageDetails {
+  kind: 'uefi';
+  delivery: Delivery;
+  why: string;
+  deliveredTo: string;
+  entries: AttemptBaseline[];
+  osIndications: UefiRequest['osIndications'];
+}
+
+export interface UefiApplyReport {
+  delivery: Delivery;
+  deliveredTo: string;
+  capsule: UefiRequest['capsule'];
+  entries: AttemptBaseline[];
+  pending: string;
+  reboot: RebootReport | null;
+  next: string;
+}
+
+export interface UefiStatus {
+  target: string;
+  kind: 'uefi';
+  sysroot: string;
+  stateDir: string;
+  esrt: Array<EsrtEntry & { fwTypeName: string; lastAttemptStatusName: string }> | null;
+  delivery: { loader: string | null; capsuleOnDisk: boolean; osIndications: string | null; esp: string | null };
+  staged: { version: string; fileSha256: string; payloadSha256: string; delivery: Delivery; deliveredTo: string; stagedAt: string; state: UefiRequest['state'] } | null;
+  pending: { version: string; fileSha256: string; delivery: Delivery; appliedAt: string; reboot: UefiPending['reboot'] } | null;
+  outcome: { state: OutcomeState; rebooted: string; entries: EntryOutcome[] } | null;
+  warnings: string[];
+}
+
+export function uefiSummary(r: UefiRequest): StagedSummary {
+  return {
+    version: r.capsule.version, versionNumber: r.capsule.versionNumber, format: 'capsule', size: r.capsule.size,
+    fileSha256: r.capsule.fileSha256, payloadSha256: r.capsule.payloadSha256, stagedAt: r.stagedAt, flags: r.capsule.flagNames,
+  };
+}

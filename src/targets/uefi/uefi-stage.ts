@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FwupError } from '../../errors/fwup-error.js';
+import { sha256Hex } from '../../util/digest.js';
+import type { CapsuleReport } from '../../image/capsule-report.js';
+import { HostFiles } from '../host-files.js';
+import { exists } from '../host-reboot.js';
+import type { HostState } from '../host-state.js';
+import { ActionLog, type PlannedAction } from '../plan.js';
+import { routeForWrite } from '../privilege.js';
+import type { StageInput, StageOptions, StageSession, TargetDeps, TargetOptions } from '../target.js';
+import type { AttemptBaseline } from './attempt-outcome.js';
+import { UPDATE_CAPSULE_DIR, capsuleFileName, chooseDelivery, writeToLoader } from './capsule-delivery.js';
+import { FILE_CAPSULE_DELIVERY, isEfivarfs, osIndicationsWithCapsuleDelivery, osIndicationsWithout, readVariable, type OsIndicationsChange } from './efivars.js';
+import { fwTypeName, type EsrtEntry } from './esrt.js';
+import { uefiSummary, type UefiPending, type UefiRequest } from './uefi-results.js';
+import { espWriteError, hex64, type UefiWrites } from './uefi-writes.js';
+
+export const REQUEST = 'request.json';
+export const PENDING = 'pending.json';
+/** Written before the first write of a delivery and removed after it: a cut delivery is known and undone. */
+export const INTENT = 'intent.json';
+
+export interface UefiStageContext {
+  deps: TargetDeps;
+  options: TargetOptions;
+  state: HostState;
+  writes: UefiWrites;
+  esrt: EsrtEntry[];
+  bootId: string | null;
+  /** Whether a pending capsule still waits for its reboot (then staging it again is nothing to do). */
+  awaitingReboot: (p: UefiPending) => Promise<boolean>;
+  /** Close the pending attempt this stage replaces (history), before the new request is recorded. */
+  archive: (log: ActionLog, p: UefiPending) => Promise<void>;
+}
+
+/**
+ * Stage a capsule on Linux, in the order that keeps every state explainable: every check and every
+ * permission first (nothing written on a refusal); then the intent record (what is about to be
+ * written); then the capsule (to the kernel loader, or onto the ESP), then OsIndications last (the
+ * firmware is never told to look for a capsule that is not there yet); then the request, `delivered`,
+ * and the intent goes. A delivery that fails is undone at once; one cut by a crash, by `unstage`.
+ */
+export async function uefiStageSession(input: StageInput, opts: StageOptions, ctx: UefiStageContext): Promise<StageSession> {
+  const { verdict } = input;
+  const capsule = verdict.report.capsule;
+  if (verdict.format.name !== 'capsule' || !capsule) {
+    throw new FwupError('TARGET_UNSUPPORTED', `the uefi target takes UEFI capsules; ${input.path} is a ${verdict.format.name} image`, {
+      hint: 'pack the payload as a capsule (fwup pack --format capsule), or write raw flash with --target flashrom:…',
+    });
+  }
+  const { deps, state, writes } = ctx;
+  const sudo = ctx.options.sudo;
+  const log = new ActionLog(opts.dryRun);
+  const entries = matchEntries(capsule, ctx.esrt, opts);
+  const choice = await chooseDelivery(deps.sysroot, ctx.options.capsuleDelivery, capsule.flags, ctx.options.esp);
+  const staged = await state.read<UefiRequest>(REQUEST, 'staged request');
+  const pending = await state.read<UefiPending>(PENDING, 'pending attempt');
+  const sha = verdict.fileSha256;
+  if (staged && staged.state === 'delivered' && staged.capsule.fileSha256 === sha && staged.delivery === choice.delivery) {
+    throw new FwupError('NOTHING_TO_DO', `this capsule (fileSha256 ${sha.slice(0, 16)}…) is already staged`, { hint: 'apply it with `fwup apply --target uefi --warm`' });
+  }
+  if (pending && pending.capsule.fileSha256 === sha && (await ctx.awaitingReboot(pending))) {
+    throw new FwupError('NOTHING_TO_DO', 'this capsule was already handed to the firmware and waits for the reboot', { hint: 'reboot, then `fwup status --target uefi`' });
+  }
+  // Every permission is checked before the first write, so a refusal changes nothing.
+  let deliveredTo: string;
+  let osInd: OsIndicationsChange | null = null;
+  let deliver: (bytes: Buffer) => Promise<string>;
+  if (choice.delivery === 'loader') {
+    deliveredTo = choice.loaderPath;
+    const route = await routeForWrite(deliveredTo, true, sudo, 'the kernel capsule loader');
+    deliver = async (bytes) => {
+      await log.runAll(HostFiles.actions('in-place', deliveredTo, bytes.length, route, 'the whole capsule to the kernel, which hands it to the firmware'), () =>
+        writeToLoader(deliveredTo, bytes, route, writes.files),
+      );
+      return sha256Hex(bytes); // the loader cannot be read back: what was handed over, in one write
+    };
+  } else {
+    deliveredTo = join(choice.esp!, UPDATE_CAPSULE_DIR, capsuleFileName(entries[0]!.fwClass));
+    const fileRoute = await routeForWrite(deliveredTo, await exists(deliveredTo), sudo, 'the capsule on the EFI system partition');
+    osInd = await osIndicationsWithCapsuleDelivery(deps.sysroot);
+    const change = osInd;
+    const varRoute = change.before === change.after ? null : await routeForWrite(change.path, change.exists, sudo, 'OsIndications');
+    deliver = async (bytes) => {
+      await log.runAll(HostFiles.actions('replace', deliveredTo, bytes.length, fileRoute, 'the capsule, for the firmware to load from \\EFI\\UpdateCapsule'), () =>
+        writes.files.replaceFile(deliveredTo, bytes, fileRoute).catch((e: unknown) => {
+          throw espWriteError(e, deliveredTo);
+        }),
+      );
+      const back = log.dryRun ? sha256Hex(bytes) : sha256Hex(await readFile(deliveredTo));
+      if (varRoute) await writes.writeVariable(log, change, varRoute, 'set EFI_OS_INDICATIONS_FILE_CAPSULE_DELIVERY_SUPPORTED');
+      return back;
+    };
+  }
+  const request: UefiRequest = {
+    recordVersion: 2,
+    state: 'delivering',
+    sysroot: deps.sysroot,
+    delivery: choice.delivery,
+    capsule: {
+      source: input.path, size: verdict.fileSize, fileSha256: sha, payloadSha256: verdict.report.sha256, flags: capsule.flags, flagNames: capsule.flagNames,
+      version: verdict.report.version, versionNumber: verdict.report.versionNumber,
+    },
+    deliveredTo,
+    osIndications: osInd ? { path: osInd.path, before: osInd.before === null ? null : hex64(osInd.before), after: hex64(osInd.after) } : null,
+    entries,
+    stagedAt: deps.now().toISOString(),
+    bootIdAtStage: ctx.bootId,
+    replaces: staged?.delivery === 'disk' && staged.deliveredTo !== deliveredTo ? staged.deliveredTo : null,
+  };
+  if (staged?.delivery === 'loader') {
+    deps.log.warn('the capsule staged before went to the kernel loader and cannot be withdrawn: the firmware sees both at the next reboot');
+  }
+  const chunks: Buffer[] = [];
+  let opened = false;
+  let committed = false;
+  return {
+    range: 'file',
+    replaces: staged !== null,
+    open: async () => {
+      await log.run({ kind: 'write', path: state.path(INTENT), bytes: 0, purpose: 'the intent: what is about to be written (undone if the delivery is cut)' }, () =>
+        state.write(INTENT, request),
+      );
+      opened = true;
+      return {
+        write: (chunk: Buffer) => void chunks.push(Buffer.from(chunk)),
+        finish: async () => ({ readBackSha256: await deliver(Buffer.concat(chunks)) }),
+      };
+    },
+    commit: async () => {
+      if (request.replaces) {
+        const old = request.replaces;
+        const route = await routeForWrite(old, true, sudo, 'the capsule staged before');
+        await log.runAll(HostFiles.actions('remove', old, 0, route, 'the capsule staged before, replaced by this one'), () => writes.files.remove(old, route));
+      }
+      if (pending) await ctx.archive(log, pending);
+      const done: UefiRequest = { ...request, state: 'delivered', replaces: null };
+      await log.run({ kind: 'write', path: state.path(REQUEST), bytes: 0, purpose: 'the staged request: delivered (with its SHA-256)' }, () => state.write(REQUEST, done));
+      await log.run({ kind: 'remove', path: state.path(INTENT), purpose: 'the delivery is complete' }, () => state.remove(INTENT));
+      committed = true;
+      return {
+        staged: uefiSummary(done),
+        details: { kind: 'uefi', delivery: choice.delivery, why: choice.why, deliveredTo, entries, osIndications: request.osIndications },
+        plan: log.actions,
+      };
+    },
+    close: async () => {
+      // A delivery that failed half-way (an error, not a crash): undo what it wrote, keep what was staged before.
+      if (opened && !committed && !log.dryRun) await undoIntent(ctx, new ActionLog(false), staged);
+    },
+  };
+}
+
+/** Undo a delivery that never completed (its intent record is still there): its capsule file and OsIndications change. */
+async function undoIntent(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, log: ActionLog, keep: UefiRequest | null): Promise<boolean> {
+  const intent = await ctx.state.read<UefiRequest>(INTENT, 'delivery intent').catch(() => null);
+  if (!intent) return false;
+  // The capsule file goes unless the request staged before still names that very file.
+  const ours = intent.delivery === 'disk' && keep?.deliveredTo !== intent.deliveredTo ? [intent.deliveredTo] : [];
+  await undoWrites(ctx, log, { ...intent, replaces: null }, ours, keep === null);
+  await log.run({ kind: 'remove', path: ctx.state.path(INTENT), purpose: 'the delivery intent' }, () => ctx.state.remove(INTENT));
+  return true;
+}
+
+/**
+ * Undo a stage: remove the capsule from the ESP (and one a cut delivery replaced), and put
+ * OsIndications back as fwup found it (a bit the system had set stays; a variable fwup created goes).
+ */
+export async function uefiUnstage(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, dryRun: boolean): Promise<{ removed: boolean; plan: PlannedAction[] }> {
+  const { state } = ctx;
+  const log = new ActionLog(dryRun);
+  const name = (await exists(state.path(PENDING))) ? PENDING : REQUEST;
+  const rec = await state.read<UefiRequest>(name, 'staged request');
+  // A delivery cut by a crash first: what it wrote goes, whatever was staged before it.
+  const undone = await undoIntent(ctx, log, null);
+  if (!rec) return { removed: undone, plan: log.actions };
+  if (rec.delivery === 'loader') {
+    throw new FwupError('TARGET_UNSUPPORTED', 'the capsule went through the kernel loader: the firmware already holds it and it cannot be withdrawn', {
+      hint: 'it is installed (or refused) at the next reboot; nothing was changed',
+    });
+  }
+  await undoWrites(ctx, log, rec, [rec.deliveredTo], true);
+  await log.run({ kind: 'remove', path: state.path(name), purpose: 'the staged request' }, () => state.remove(name));
+  return { removed: true, plan: log.actions };
+}
+
+/** Remove capsule files of ours, and (when `restoreFlag`) put OsIndications back as fwup found it. */
+async function undoWrites(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, log: ActionLog, rec: UefiRequest, files: string[], restoreFlag: boolean): Promise<void> {
+  const { deps, writes } = ctx;
+  const sudo = ctx.options.sudo;
+  for (const path of files) {
+    if (!(await exists(path))) continue;
+    const route = await routeForWrite(path, true, sudo, 'the capsule on the ESP');
+    await log.runAll(HostFiles.actions('remove', path, 0, route, 'the staged capsule'), () => writes.files.remove(path, route));
+  }
+  if (!restoreFlag) return;
+  const before = rec.osIndications?.before ?? null;
+  if (rec.osIndications && before === null) {
+    const v = await readVariable(deps.sysroot, 'OsIndications');
+    if (v) {
+      const route = await routeForWrite(v.path, true, sudo, 'OsIndications');
+      if (await isEfivarfs(deps.sysroot)) await writes.chattr(log, '-i', v.path, route);
+      await log.runAll(HostFiles.actions('remove', v.path, 0, route, 'OsIndications, which fwup created'), () => writes.files.remove(v.path, route));
+    }
+  } else if (before !== null && (BigInt(before) & FILE_CAPSULE_DELIVERY) === 0n) {
+    const change = await osIndicationsWithout(deps.sysroot, FILE_CAPSULE_DELIVERY);
+    if (change) await writes.writeVariable(log, change, await routeForWrite(change.path, true, sudo, 'OsIndications'), 'clear the capsule-on-disk request');
+  }
+}
+
+/**
+ * Match every payload's UpdateImageTypeId to an ESRT entry's fw_class (a capsule without payloads is
+ * matched by its capsule GUID), and check its version against that entry, as the firmware will.
+ */
+export function matchEntries(capsule: CapsuleReport, esrt: EsrtEntry[], opts: Pick<StageOptions, 'allowOlder' | 'allowReinstall'>): AttemptBaseline[] {
+  const wanted = capsule.payloads.length
+    ? capsule.payloads.map((p) => ({ guid: p.updateImageTypeId.toUpperCase(), version: p.fmpPayloadHeader.fwVersion, what: `payload ${p.index}` }))
+    : [{ guid: capsule.capsuleGuid.toUpperCase(), version: 0, what: 'the capsule' }];
+  const hex = (n: number) => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
+  return wanted.map((w) => {
+    const e = esrt.find((x) => x.fwClass === w.guid);
+    if (!e) {
+      throw new FwupError('POLICY_PLATFORM', `${w.what} is for firmware ${w.guid}, which this system does not have`, {
+        hint: `the ESRT lists: ${esrt.map((x) => `${x.fwClass} (${fwTypeName(x.fwType)}, ${hex(x.fwVersion)})`).join(', ') || 'nothing'}`,
+      });
+    }
+    if (!opts.allowOlder) {
+      if (w.version < e.lowestSupportedFwVersion) {
+        throw new FwupError('POLICY_DOWNGRADE', `${w.what} version ${hex(w.version)} is below ${e.name}'s lowest supported version ${hex(e.lowestSupportedFwVersion)}`, {
+          hint: 'pass --allow-older to hand it over anyway; the firmware will most likely refuse it (incorrect-version)',
+        });
+      }
+      if (w.version < e.fwVersion) {
+        throw new FwupError('POLICY_DOWNGRADE', `${w.what} version ${hex(w.version)} is older than the installed ${hex(e.fwVersion)} (${e.name})`, {
+          hint: 'pass --allow-older to downgrade',
+        });
+      }
+    }
+    if (!opts.allowReinstall && w.version === e.fwVersion) {
+      throw new FwupError('NOTHING_TO_DO', `version ${hex(w.version)} of ${w.guid} is already installed`, { hint: 'pass --allow-reinstall to install it again' });
+    }
+    return {
+      esrt: e.name, fwClass: e.fwClass, targetVersion: w.version, fwVersionBefore: e.fwVersion,
+      lastAttemptVersionBefore: e.lastAttemptVersion, lastAttemptStatusBefore: e.lastAttemptStatus,
+    };
+  });
+}
