@@ -2,7 +2,7 @@ import { FwupError } from '../errors/fwup-error.js';
 import { parseFaultPlan, type FaultPlan } from '../storage/fault-flash.js';
 import { realExec, type Exec } from '../targets/exec.js';
 import type { EmuDeps, TargetDeps } from '../targets/target.js';
-import type { Context } from './context.js';
+import { resolvePath, type Context } from './context.js';
 
 /** Settings that come from the environment, read in one place from the Context's snapshot. */
 export function lockTimeoutMs(ctx: Context): number {
@@ -29,7 +29,15 @@ function cpuList(ctx: Context, name: string): number[] {
 /** Test knobs of the emulated machine (docs/testing.md): idle CPUs, CPUs that never acknowledge, a damaged save slot. */
 export function emuKnobs(ctx: Context): EmuDeps['knobs'] {
   const corrupt = cpuList(ctx, 'FWUP_EMU_CORRUPT_SAVE');
-  return { idleCpus: cpuList(ctx, 'FWUP_EMU_IDLE_CPUS'), deafCpus: cpuList(ctx, 'FWUP_EMU_DEAF_CPUS'), corruptSaveCpu: corrupt[0] ?? null };
+  const delay = ctx.env.FWUP_EMU_ERASE_DELAY_MS;
+  const eraseDelayMs = delay ? Number(delay) : 0;
+  if (!(eraseDelayMs >= 0 && eraseDelayMs <= 10_000)) {
+    throw new FwupError('USAGE', `FWUP_EMU_ERASE_DELAY_MS=${delay} is not a number of milliseconds (0 to 10000)`, { hint: 'e.g. FWUP_EMU_ERASE_DELAY_MS=45 (a W25Q128 sector erase)' });
+  }
+  return {
+    idleCpus: cpuList(ctx, 'FWUP_EMU_IDLE_CPUS'), deafCpus: cpuList(ctx, 'FWUP_EMU_DEAF_CPUS'), corruptSaveCpu: corrupt[0] ?? null,
+    auditFile: ctx.env.FWUP_EMU_AUDIT ? resolvePath(ctx, ctx.env.FWUP_EMU_AUDIT) : null, eraseDelayMs,
+  };
 }
 
 /**

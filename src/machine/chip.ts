@@ -1,11 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FwupError, fromSystemError } from '../errors/fwup-error.js';
 import type { Flash } from '../storage/flash.js';
 import { FileFlash } from '../storage/file-flash.js';
 import { FaultyFlash, type FaultPlan } from '../storage/fault-flash.js';
-import { FlashController } from '../storage/flash-controller.js';
-import { readFlashMapCopies, type FlashMap } from '../storage/flash-map.js';
+import { FlashController, type WriteAudit } from '../storage/flash-controller.js';
+import { DelayFlash } from '../storage/delay-flash.js';
+import { readFlashMapCopies, REGION_NAMES, type FlashMap } from '../storage/flash-map.js';
 import { SnapshotFlash } from '../storage/snapshot-flash.js';
 import { OverlayFlash, RecordingFlash, type FlashOp } from '../storage/recording-flash.js';
 import { FLASH_FILE, MACHINE_FILE, parseMachineConfig, type MachineConfig } from './config.js';
@@ -41,6 +42,9 @@ export interface OpenChipOptions {
   snapshot?: boolean;
   /** --dry-run: the flash file is opened read-only and every write lands in memory (and is recorded). */
   overlay?: boolean;
+  /** Test knobs: append every write (offset, mode, view) to this file at close; make erases slow. */
+  auditFile?: string | null;
+  eraseDelayMs?: number;
 }
 
 export function readMachineConfig(dir: string): MachineConfig {
@@ -93,7 +97,9 @@ export function openChip(dir: string, opts: OpenChipOptions): Chip {
   try {
     if (opts.snapshot && !writable) flash = SnapshotFlash.capture(file);
     if (opts.overlay) flash = new OverlayFlash(flash);
-    return chipOn(dir, hardware, flash, { writable, faultPlan: opts.writable && !opts.overlay ? opts.faultPlan ?? null : null });
+    if (opts.eraseDelayMs) flash = new DelayFlash(flash, opts.eraseDelayMs);
+    const chip = chipOn(dir, hardware, flash, { writable, faultPlan: opts.writable && !opts.overlay ? opts.faultPlan ?? null : null });
+    return opts.auditFile ? audited(chip, opts.auditFile) : chip;
   } catch (e) {
     flash.close();
     throw e;
@@ -115,6 +121,20 @@ export function chipOn(dir: string, hardware: MachineConfig, flash: Flash, opts:
   return {
     dir, hardware, controller, map: copies.map, mapProblems: copies.problems, faults, writable: opts.writable, ops: recorder.ops,
     close: () => chip.close(),
+  };
+}
+
+/** Every write this command makes, with the controller mode and view it came through, appended to a file at close. */
+function audited(chip: Chip, file: string): Chip {
+  const log: WriteAudit[] = [];
+  chip.controller.audit = log;
+  return {
+    ...chip,
+    close: () => {
+      const regionOf = (o: number) => REGION_NAMES.find((n) => o >= chip.map[n].offset && o < chip.map[n].offset + chip.map[n].size) ?? 'unmapped';
+      if (log.length) appendFileSync(file, log.map((a) => `${JSON.stringify({ ...a, region: regionOf(a.offset), dir: chip.dir })}\n`).join(''));
+      chip.close();
+    },
   };
 }
 

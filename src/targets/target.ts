@@ -38,7 +38,7 @@ export interface EmuDeps {
   /** How to run fwup again (for `machine start`). */
   readonly selfCommand: readonly string[];
   /** Test knobs (FWUP_EMU_*: docs/testing.md). */
-  readonly knobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null };
+  readonly knobs: { idleCpus: number[]; deafCpus: number[]; corruptSaveCpu: number | null; auditFile: string | null; eraseDelayMs: number };
   /** The environment a background machine is started with. */
   readonly env: Readonly<Record<string, string | undefined>>;
 }

@@ -9,6 +9,7 @@ import { MemoryFlash } from '../../src/storage/memory-flash.js';
 import type { FaultPlan } from '../../src/storage/fault-flash.js';
 import { chipOf } from '../../src/machine/chip.js';
 import { firmwareView, type FirmwareView } from '../../src/machine/firmware/firmware-view.js';
+import { firmwareBoot } from '../../src/machine/firmware/firmware.js';
 import { parseFwupHeader, type FwupHeader } from '../../src/image/fwup-format.js';
 import { readHeader } from '../../src/image/formats/fwup.js';
 import { RegionSource } from '../../src/storage/region-source.js';
@@ -78,4 +79,9 @@ export function activeSlotHeader(p: Platform): FwupHeader {
   if (!a.verified) throw new Error(`the active slot ${a.slot} does not verify`);
   const region = a.slot === 'A' ? p.map.SLOT_A : p.map.SLOT_B;
   return parseFwupHeader(readHeader(new RegionSource(p.flash, region, 0, region.size)));
+}
+
+/** Run the pre-OS firmware on a platform's chip (a reset of the given cause). */
+export function bootFirmware(p: Platform, cause: 'power-on' | 'warm' | 'cold' = 'power-on', ram: Uint8Array = new Uint8Array(0)) {
+  return firmwareBoot({ chip: chipOf(p), ram, cpus: p.hardware.cpus, cause, now: () => new Date(1_800_000_000_000) });
 }

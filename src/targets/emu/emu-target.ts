@@ -53,6 +53,8 @@ export class EmuTarget implements Target {
       overlay: mode === 'dry-run',
       faultPlan: mode === 'write' ? this.emu.faultPlan : null,
       now: this.deps.now,
+      auditFile: this.emu.knobs.auditFile,
+      eraseDelayMs: this.emu.knobs.eraseDelayMs,
     });
     if (latched && mode !== 'read') {
       try {

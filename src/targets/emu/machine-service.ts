@@ -21,7 +21,8 @@ import { join } from 'node:path';
 export async function serveMachine(dir: string, deps: TargetDeps, emu: EmuDeps, powerOnLock: () => Promise<() => Promise<void>>): Promise<void> {
   const files = serviceFiles(dir);
   const log = (m: string) => appendFileSync(files.log, `${new Date().toISOString()} ${m}\n`);
-  const open = (plan: FaultPlan | null): Platform => openPlatform(dir, { writable: true, faultPlan: plan, now: deps.now });
+  const open = (plan: FaultPlan | null): Platform =>
+    openPlatform(dir, { writable: true, faultPlan: plan, now: deps.now, auditFile: emu.knobs.auditFile, eraseDelayMs: emu.knobs.eraseDelayMs });
   let machine: EmulatedMachine;
   {
     // Power-on writes the flash (the firmware's boot): under the machine lock, like every writer.
