@@ -223,6 +223,7 @@ test('stage: a held lock makes a second stage wait, then fail busy; a stale lock
     await writeFile(lock, '999999999\n'); // no such process
     const ok = await fwup(['stage', IMG('fw-2.0.0-signed.fwup'), '--target', t], { cwd: dir, env: { FWUP_LOCK_TIMEOUT: '5' } });
     assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /took over the lock of machine .* from pid 999999999, which is no longer running/);
   } finally {
     await cleanup();
   }

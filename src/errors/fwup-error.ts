@@ -51,14 +51,21 @@ export function fromSystemError(e: unknown, path: string, action: string): FwupE
         hint: 'check the file permissions, or run with the rights the target needs',
       });
     case 'EISDIR':
-      return new FwupError('USAGE', `cannot ${action} ${path}: it is a directory`);
+      return new FwupError('USAGE', `cannot ${action} ${path}: it is a directory`, { hint: 'give a file, not a directory' });
+    case 'ENOTDIR':
+      return new FwupError('USAGE', `cannot ${action} ${path}: a part of the path is a file, not a directory`, { hint: 'check the path' });
     case 'EEXIST':
       return new FwupError('FILE_EXISTS', `cannot ${action} ${path}: it already exists`, {
         hint: 'pass --force to overwrite',
       });
     case 'ENOSPC':
-      return new FwupError('FILE_IO', `cannot ${action} ${path}: no space left on device`);
+    case 'EDQUOT':
+      return new FwupError('FILE_IO', `cannot ${action} ${path}: no space left on device`, {
+        hint: 'free space on that file system and run the command again (nothing was left half-written)',
+      });
+    case 'EROFS':
+      return new FwupError('FILE_IO', `cannot ${action} ${path}: the file system is read-only`, { hint: 'remount it read-write, or use another directory' });
     default:
-      return new FwupError('FILE_IO', `cannot ${action} ${path}: ${err?.message ?? String(e)}`, { cause: e });
+      return new FwupError('FILE_IO', `cannot ${action} ${path}: ${err?.message ?? String(e)}`, { cause: e, hint: 'check the path, its permissions and the file system' });
   }
 }

@@ -32,6 +32,30 @@ export function fwup(args: string[], opts: { cwd: string; env?: Record<string, s
   });
 }
 
+/** Start the real `bin/fwup.js` in the background: the child (to signal it) and its result. */
+export function fwupChild(args: string[], opts: { cwd: string; env?: Record<string, string> }): { child: ReturnType<typeof spawn>; done: Promise<RunResult> } {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env };
+  const child = spawn(process.execPath, [FWUP_BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<RunResult>((ok, fail) => {
+    child.on('error', fail);
+    child.on('close', (code, signal) => ok({ code: code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2) : -1), stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Wait until `check` holds (polling), or fail after `ms`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export function json<T = Record<string, unknown>>(r: RunResult): T {
   try {
     return JSON.parse(r.stdout) as T;
