@@ -27,7 +27,7 @@ async function makeImage(dir: string, mib: number, version: number): Promise<str
   for (let i = 0; i < buf.length; i += 4) buf.writeUInt32LE(Math.imul(i + version, 2654435761) >>> 0, i);
   await writeFile(payload, buf);
   const out = join(dir, `i-${mib}-${version}.fwup`);
-  await pack(ctx, { payload, output: out, meta: { platform: 'fwup-emu', version: String(version), versionNumber: version, lowestSupportedVersion: 0, securityVersion: 0, flags: 0, description: null } });
+  await pack(ctx, { payload, output: out, force: true, meta: { platform: 'fwup-emu', version: String(version), versionNumber: version, lowestSupportedVersion: 0, securityVersion: 0, flags: 0, description: null } });
   return out;
 }
 

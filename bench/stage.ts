@@ -27,7 +27,7 @@ export async function stageBench(sizesMiB = [1, 16, 64], runs = 5): Promise<Benc
       await writeFile(payload, buf);
       const image = join(dir, `i${mib}.fwup`);
       await pack(ctx, {
-        payload, output: image,
+        payload, output: image, force: true,
         meta: { platform: 'fwup-emu', version: '2', versionNumber: 2, lowestSupportedVersion: 0, securityVersion: 0, flags: 0, description: null },
       });
       const flashBytes = Math.max(64, 2 ** Math.ceil(Math.log2(mib * 3 + 2))) * MiB;
@@ -43,7 +43,7 @@ export async function stageBench(sizesMiB = [1, 16, 64], runs = 5): Promise<Benc
         bytes.writeUInt8(r, 0);
         await writeFile(payload, bytes);
         await pack(ctx, {
-          payload, output: image,
+          payload, output: image, force: true,
           meta: { platform: 'fwup-emu', version: '2', versionNumber: 2, lowestSupportedVersion: 0, securityVersion: 0, flags: 0, description: null },
         });
         ddTimes.push(timeProcess('dd', [`if=${image}`, `of=${join(dir, 'dd.out')}`, 'bs=1M', 'conv=fsync'], dir));

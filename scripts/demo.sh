@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 fwup() { node bin/fwup.js "$@"; }
 mkdir -p .fwup/demo
 fwup keygen .fwup/demo/release --force
-fwup pack fixtures/payloads/fw-2.0.0.bin -o .fwup/demo/fw-2.0.0.fwup --version 2.0.0 --lsv 1 --svn 1 \
+fwup pack fixtures/payloads/fw-2.0.0.bin -o .fwup/demo/fw-2.0.0.fwup --force --version 2.0.0 --lsv 1 --svn 1 \
   --sign .fwup/demo/release.key --description "quick start image"
 fwup machine init --force --cpus 4 --trust .fwup/demo/release.pub
 fwup stage .fwup/demo/fw-2.0.0.fwup

@@ -33,6 +33,7 @@ for (const spec of FIXTURE_IMAGES) {
   const r = await pack(ctx, {
     payload: payloadFile,
     output: `images/${spec.file}`,
+    force: true,
     meta: { ...spec.meta, buildTime: null },
     ...(spec.signKey ? { signKey: `keys/${spec.signKey}.key` } : {}),
   });

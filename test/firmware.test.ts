@@ -233,8 +233,10 @@ test('multi-cut: up to 5 successive power cuts at random points of the same upda
       await boot(p, 'power-on');
       v = bootable(p);
     } catch (e) {
+      // Counted, not thrown: the total the test checks is the real one.
       bricked++;
-      throw new Error(`run ${run}: bricked: ${String(e)}`);
+      console.log(`multi-cut run ${run}: bricked: ${String(e)}`);
+      continue;
     }
     assert.ok(v === '1' || v === '2.0.0', `run ${run}: version ${v}`);
     versions.set(v, (versions.get(v) ?? 0) + 1);

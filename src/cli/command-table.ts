@@ -63,6 +63,7 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--other-cert <pem>', description: 'capsule: a certificate to carry in the signature, e.g. the intermediate CA (repeatable)', repeatable: true },
       { flags: '--trusted-cert <pem>', description: 'capsule: check that the new signature verifies against this CA certificate' },
       { flags: '--json-config <file>', description: 'capsule: payloads described by a GenerateCapsule -j JSON file instead of PAYLOAD and the payload options' },
+      { flags: '--force', description: 'replace OUT if it exists (without it, pack never overwrites a file)' },
     ],
     examples: [
       'fwup pack firmware.bin -o firmware.fwup --version 1.2.0 --sign release.key',

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Exec } from '../targets/exec.js';
+import type { AfterAction } from '../targets/plan.js';
 
 /** Verbose and warning messages; the CLI decides where (stderr) and whether (--quiet) they appear. */
 export interface Logger {
@@ -43,6 +44,8 @@ export interface Context {
   readonly isRoot: boolean;
   /** Runs helper programs; absent means the real one (execa). A test or an embedding program may inject its own. */
   readonly exec?: Exec;
+  /** Called after every write or command a host target performs (tests: a crash sweep snapshots there). */
+  readonly afterAction?: AfterAction;
 }
 
 export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {

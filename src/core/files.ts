@@ -1,7 +1,7 @@
 import { open, rename, unlink, link, type FileHandle } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { fromSystemError } from '../errors/fwup-error.js';
+import { FwupError, fromSystemError } from '../errors/fwup-error.js';
 
 /**
  * Small files (keys, certificates) are read synchronously: the first asynchronous file operation of a
@@ -82,7 +82,7 @@ export async function writeFileAtomic(
   await fh.close();
   try {
     if (options.exclusive) {
-      // link() fails if the target exists, so a concurrent writer cannot be clobbered.
+      // link() fails if the target exists, so an existing file (or a concurrent writer's) is never clobbered.
       await link(tmp, path);
       await unlink(tmp);
     } else {
@@ -90,6 +90,9 @@ export async function writeFileAtomic(
     }
   } catch (e) {
     await unlink(tmp).catch(() => {});
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new FwupError('FILE_EXISTS', `${path} already exists`, { hint: 'pass --force to replace it' });
+    }
     throw fromSystemError(e, path, 'write');
   }
 }

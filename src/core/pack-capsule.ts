@@ -15,6 +15,8 @@ import { readFileOrFail, writeAll, writeFileAtomic } from './files.js';
 
 export interface CapsulePackRequest {
   output: string;
+  /** Replace OUT when it exists. */
+  force?: boolean;
   flags: CapsuleFlagName[];
   oemFlags: number;
   embeddedDrivers: string[];
@@ -25,7 +27,8 @@ export interface CapsulePackResult {
   output: string;
   format: 'capsule';
   size: number;
-  sha256: string;
+  /** SHA-256 of the whole capsule file (what a download's --sha256 pins). */
+  fileSha256: string;
   embeddedDrivers: number;
   payloads: Array<{ index: number; imageTypeId: string; fwVersion: number; payloadSize: number; payloadSha256: string; signed: boolean; signer: string | null }>;
 }
@@ -84,13 +87,13 @@ export async function packCapsule(ctx: Context, req: CapsulePackRequest): Promis
       return v;
     }),
   );
-  await writeFileAtomic(outPath, (fh) => writeAll(fh, bytes, 0));
+  await writeFileAtomic(outPath, (fh) => writeAll(fh, bytes, 0), { exclusive: !req.force });
   task.succeed(`packed ${req.output}`);
   return {
     output: outPath,
     format: 'capsule',
     size: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    fileSha256: createHash('sha256').update(bytes).digest('hex'),
     embeddedDrivers: parsed.embeddedDriverCount,
     payloads: parsed.payloads.map((p, k) => ({
       index: k,

@@ -75,6 +75,7 @@ export function targetDeps(ctx: Context): TargetDeps {
     cwd: ctx.cwd,
     isRoot: ctx.isRoot,
     rebootCommand: rebootCommand(ctx),
+    ...(ctx.afterAction ? { afterAction: ctx.afterAction } : {}),
   };
 }
 

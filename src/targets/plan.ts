@@ -10,21 +10,30 @@ export type PlannedAction =
   | { kind: 'flash'; region: string; offset: number; length: number; purpose: string }
   | { kind: 'check'; purpose: string };
 
+/** Called after each action has been performed (tests take a snapshot there: a crash sweep). */
+export type AfterAction = (action: PlannedAction) => void | Promise<void>;
+
 export class ActionLog {
   readonly actions: PlannedAction[] = [];
 
-  constructor(readonly dryRun: boolean) {}
+  constructor(readonly dryRun: boolean, private readonly after?: AfterAction) {}
 
   /** Record `action`; run `fn` unless this is a dry run. */
   async run<T>(action: PlannedAction, fn: () => Promise<T>): Promise<T | undefined> {
     this.actions.push(action);
-    return this.dryRun ? undefined : fn();
+    if (this.dryRun) return undefined;
+    const r = await fn();
+    if (this.after) await this.after(action);
+    return r;
   }
 
   /** Record several actions done by one step (a write through sudo is several commands); run `fn` unless dry. */
   async runAll<T>(actions: PlannedAction[], fn: () => Promise<T>): Promise<T | undefined> {
     this.actions.push(...actions);
-    return this.dryRun ? undefined : fn();
+    if (this.dryRun) return undefined;
+    const r = await fn();
+    if (this.after) for (const a of actions) await this.after(a);
+    return r;
   }
 
   /** Record an action that is only described (the emulated target's flash writes, checks). */

@@ -27,6 +27,8 @@ export interface TargetDeps {
   readonly isRoot: boolean;
   /** FWUP_REBOOT_COMMAND: replaces `systemctl reboot` / `reboot` (tests, unusual systems); null = detect. */
   readonly rebootCommand: readonly string[] | null;
+  /** Called after every write or command a host target performs (a crash sweep snapshots the world there). */
+  readonly afterAction?: import('./plan.js').AfterAction;
 }
 
 /** What only the emulated target needs: handed to it alone by the target opener. */

@@ -9,14 +9,14 @@ import { hex32 } from '../../util/digest.js';
 import { parseU64, parseUint } from '../../util/units.js';
 import { parseVersion } from '../../util/version.js';
 import type { CommandModule } from '../command-table.js';
-import { table } from '../render.js';
+import { esc, table } from '../render.js';
 
 /** `pack --format capsule`: the command line (or a GenerateCapsule JSON file) to a capsule request. */
 export const run: CommandModule['run'] = async (ctx, [payload], opts) => {
   for (const [key, flag] of [['sign', '--sign'], ['description', '--description'], ['coldOnly', '--cold-only']] as const) {
     if (opts[key] !== undefined) throw new FwupError('USAGE', `${flag} is for .fwup images`, { hint: 'sign a capsule with --signer-cert (and --signer-key)' });
   }
-  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'pack needs -o/--output FILE');
+  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'pack needs -o/--output FILE', { hint: 'e.g. -o firmware.cap' });
   const flags = capsuleFlags((opts.capflag as string[]) ?? []);
   const oemFlags = parseUint(String(opts.capoemflag), '--capoemflag', 16);
   const drivers = (opts.embeddedDriver as string[]) ?? [];
@@ -53,18 +53,18 @@ export const run: CommandModule['run'] = async (ctx, [payload], opts) => {
       },
     ];
   }
-  const r = await packCapsule(ctx, { output: opts.output, flags, oemFlags, embeddedDrivers, payloads });
+  const r = await packCapsule(ctx, { output: opts.output, force: Boolean(opts.force), flags, oemFlags, embeddedDrivers, payloads });
   return {
     data: r,
     text: (s) =>
       [
-        table([['wrote', `${r.output} (${r.size} bytes)`], ['sha256', r.sha256], ['embedded drivers', String(r.embeddedDrivers)]], s),
+        table([['wrote', `${esc(r.output)} (${r.size} bytes)`], ['fileSha256', `${r.fileSha256} (the whole file: what stage URL --sha256 pins)`], ['embedded drivers', String(r.embeddedDrivers)]], s),
         ...r.payloads.map((p) =>
           table(
             [
               [`payload ${p.index}`, `image type ${p.imageTypeId}, fw version ${hex32(p.fwVersion)}`],
               ['  size', `${p.payloadSize} bytes`],
-              ['  sha256', p.payloadSha256],
+              ['  payloadSha256', p.payloadSha256],
               ['  signed', p.signed ? `by ${p.signer}` : s.yellow('no')],
             ],
             s,

@@ -4,7 +4,7 @@ import { FWUP_FLAGS } from '../../image/fwup-format.js';
 import { parseUint } from '../../util/units.js';
 import { parseVersion } from '../../util/version.js';
 import type { CommandModule } from '../command-table.js';
-import { table } from '../render.js';
+import { esc, table } from '../render.js';
 import { hex32 } from '../../util/digest.js';
 
 /** Options that only make sense for a capsule, with their defaults (a value other than these was given). */
@@ -41,13 +41,17 @@ export const run: CommandModule['run'] = async (ctx, args, opts, global) => {
   }
   const [payload] = args;
   if (payload === undefined) throw new FwupError('USAGE', 'pack needs a PAYLOAD file', { hint: 'fwup pack firmware.bin -o firmware.fwup --version 1.2.0' });
-  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'pack needs -o/--output FILE');
+  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'pack needs -o/--output FILE', { hint: 'fwup pack firmware.bin -o firmware.fwup --version 1.2.0' });
+  if (typeof opts.platform === 'string' && (opts.platform === '' || Buffer.byteLength(opts.platform) > 32)) {
+    throw new FwupError('USAGE', `--platform ${JSON.stringify(opts.platform)} must be 1 to 32 bytes`, { hint: 'the platform id is stored in a 32-byte field' });
+  }
   if (typeof opts.version !== 'string') throw new FwupError('USAGE', 'pack needs --version V', { hint: 'e.g. --version 1.2.0' });
   const version = parseVersion(opts.version);
   const lsv = /\./.test(String(opts.lsv)) ? parseVersion(String(opts.lsv)).number : parseUint(String(opts.lsv), '--lsv');
   const r = await pack(ctx, {
     payload,
     output: opts.output,
+    force: Boolean(opts.force),
     meta: {
       platform: String(opts.platform),
       version: version.display,
@@ -65,10 +69,11 @@ export const run: CommandModule['run'] = async (ctx, args, opts, global) => {
     text: (s) =>
       table(
         [
-          ['wrote', `${r.output} (${r.size} bytes)`],
+          ['wrote', `${esc(r.output)} (${r.size} bytes)`],
           ['payload', `${r.payloadSize} bytes`],
-          ['sha256', r.sha256],
-          ['crc32', hex32(r.crc32)],
+          ['fileSha256', `${r.fileSha256} (the whole file: what stage URL --sha256 pins)`],
+          ['payloadSha256', r.payloadSha256],
+          ['payload crc32', hex32(r.crc32)],
           ['signed', r.keyId ? `key ${r.keyId}` : s.yellow('no')],
         ],
         s,

@@ -40,7 +40,7 @@ export async function flashromStageSession(
     });
   }
   const { state, cli, chipSize } = ctx;
-  const log = new ActionLog(opts.dryRun);
+  const log = new ActionLog(opts.dryRun, ctx.deps.afterAction);
   const report = verdict.report;
   const payload = { size: report.payloadSize, sha256: report.sha256 };
   const selection = await select(ctx.options, ctx.deps.cwd, chipSize);

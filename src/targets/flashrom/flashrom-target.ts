@@ -82,7 +82,7 @@ export class FlashromTarget implements Target {
   }
 
   async unstage(opts: { dryRun: boolean }): Promise<{ removed: boolean; plan: PlannedAction[] }> {
-    const log = new ActionLog(opts.dryRun);
+    const log = new ActionLog(opts.dryRun, this.deps.afterAction);
     const had = (await this.state.read<FlashromRequest>(REQUEST, 'staged request').catch(() => true)) !== null;
     for (const name of [REQUEST, IMAGE, LAYOUT]) {
       await log.run({ kind: 'remove', path: this.state.path(name), purpose: 'the staged update' }, () => this.state.remove(name));

@@ -38,7 +38,7 @@ export async function writeChip(
   ctx: { spec: string; programmer: string; state: HostState; cli: FlashromCli; chipSize: number; deps: TargetDeps; sudo: boolean },
 ): Promise<ApplyOutcome> {
   const { state, cli, chipSize } = ctx;
-  const log = new ActionLog(req.dryRun);
+  const log = new ActionLog(req.dryRun, ctx.deps.afterAction);
   const started = Date.now();
   const phases: Array<{ name: string; ms: number }> = [];
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {

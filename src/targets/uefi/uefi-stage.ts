@@ -51,7 +51,7 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
   }
   const { deps, state, writes } = ctx;
   const sudo = ctx.options.sudo;
-  const log = new ActionLog(opts.dryRun);
+  const log = new ActionLog(opts.dryRun, deps.afterAction);
   const entries = matchEntries(capsule, ctx.esrt, opts);
   const choice = await chooseDelivery(deps.sysroot, ctx.options.capsuleDelivery, capsule.flags, ctx.options.esp);
   const staged = await state.read<UefiRequest>(REQUEST, 'staged request');
@@ -169,7 +169,7 @@ async function undoIntent(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'stat
  */
 export async function uefiUnstage(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, dryRun: boolean): Promise<{ removed: boolean; plan: PlannedAction[] }> {
   const { state } = ctx;
-  const log = new ActionLog(dryRun);
+  const log = new ActionLog(dryRun, ctx.deps.afterAction);
   const name = (await exists(state.path(PENDING))) ? PENDING : REQUEST;
   const rec = await state.read<UefiRequest>(name, 'staged request');
   // A delivery cut by a crash first: what it wrote goes, whatever was staged before it.

@@ -99,7 +99,7 @@ export class UefiTarget implements Target {
       });
     }
     if (request.delivery === 'disk') await this.checkStillOnDisk(request);
-    const log = new ActionLog(req.dryRun);
+    const log = new ActionLog(req.dryRun, this.deps.afterAction);
     const now = this.deps.now().toISOString();
     const pending: UefiPending = {
       ...request, appliedAt: now, bootIdAtApply: bootId,

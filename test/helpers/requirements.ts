@@ -1,0 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { REPO_ROOT } from './cli.js';
+
+/**
+ * Suites that need something beyond Node (a helper program, the external edk2 capsule corpus) run
+ * when it is there and are skipped otherwise, saying why and how to enable them. CI sets
+ * FWUP_TEST_REQUIRE_ALL=1: there a missing requirement fails the test instead of skipping it.
+ */
+export interface Requirement {
+  ok: boolean;
+  /** Why it is missing and what to do about it. */
+  why: string;
+}
+
+export function requireAll(): boolean {
+  return process.env.FWUP_TEST_REQUIRE_ALL === '1';
+}
+
+/** Skip (or, under FWUP_TEST_REQUIRE_ALL, fail) the test when the requirement is missing; true = go on. */
+export function needs(t: TestContext, r: Requirement): boolean {
+  if (r.ok) return true;
+  if (requireAll()) throw new Error(`required by FWUP_TEST_REQUIRE_ALL: ${r.why}`);
+  t.skip(r.why);
+  return false;
+}
+
+const cache = new Map<string, Requirement>();
+
+export function program(name: string, args: string[], how: string): Requirement {
+  const key = `${name} ${args.join(' ')}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const r = spawnSync(name, args, { encoding: 'utf8' });
+  const ok = !r.error && r.status === 0;
+  const req = { ok, why: ok ? '' : `${name} is not installed or does not run (${r.error?.message ?? `exit ${r.status}`}): ${how}` };
+  cache.set(key, req);
+  return req;
+}
+
+export const FLASHROM = () => program('flashrom', ['--version'], 'apt-get install flashrom to run the flashrom suites (.ci/run installs it)');
+export const OPENSSL = () => program('openssl', ['version'], 'apt-get install openssl to cross-check signatures with openssl');
+
+/** The edk2 capsule corpus: FWUP_EDK2_CORPUS, default ../shared/fixtures/edk2-capsules beside the clone. */
+export function edk2CorpusDir(): string {
+  return resolve(process.env.FWUP_EDK2_CORPUS ?? join(REPO_ROOT, '..', 'shared', 'fixtures', 'edk2-capsules'));
+}
+
+export const EDK2_CORPUS = (): Requirement => {
+  const dir = edk2CorpusDir();
+  const ok = existsSync(join(dir, 'manifest.json'));
+  return { ok, why: ok ? '' : `the edk2 capsule corpus is not at ${dir}: set FWUP_EDK2_CORPUS to its folder (CI lays ../shared/fixtures/edk2-capsules beside the clone)` };
+};

@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { quietContext, type Context } from '../src/core/context.js';
+import { stage } from '../src/core/stage.js';
+import { apply } from '../src/core/apply.js';
+import type { PlannedAction } from '../src/targets/plan.js';
+import { fwup, json, prngBytes, tempDir } from './helpers/cli.js';
+import { makeSysroot, readVar } from './helpers/sysroot.js';
+import { FLASHROM, needs } from './helpers/requirements.js';
+
+const SYS_FW = '050B1160-7519-4C47-A2DE-1C97EA5F5406';
+const CHIP = 16 << 20;
+
+/** A context like the CLI's for a sysroot and state directory, calling `after` after every action a target performs. */
+function hostContext(dir: string, root: string, after?: (a: PlannedAction) => void): Context {
+  return { ...quietContext(dir), sysroot: root, stateDir: join(dir, 'state', 'fwup'), isRoot: true, ...(after ? { afterAction: after } : {}) };
+}
+
+/** A crash leaves the lock of a process that is gone: what the snapshots hold instead of ours. */
+function deadLocks(stateDir: string): void {
+  for (const e of readdirSync(stateDir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && e.name === 'lock') writeFileSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name), '999999999\n');
+  }
+}
+
+/** The same plan with process ids (in temporary file names) blanked, so two runs compare. */
+const normalize = (plan: PlannedAction[]) => JSON.parse(JSON.stringify(plan).replace(/-\d+\.tmp/g, '-PID.tmp')) as PlannedAction[];
+
+async function uefiWorld(dir: string): Promise<{ root: string; cap: string; env: Record<string, string>; run: (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }> }> {
+  const root = await makeSysroot(join(dir, 'root'), { esrt: [{ fwClass: SYS_FW, fwVersion: 0x200, lowestSupportedFwVersion: 0x100 }], loader: 'none', osIndicationsSupported: 0x5n });
+  await mkdir(join(dir, 'state'));
+  await writeFile(join(dir, 'fw.bin'), prngBytes(5, 4096));
+  const r = await fwup(['pack', 'fw.bin', '-o', 'fw.cap', '--format', 'capsule', '--guid', SYS_FW, '--version', '0x20A', '--capflag', 'PersistAcrossReset'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const env = { XDG_STATE_HOME: join(dir, 'state') };
+  return { root, cap: join(dir, 'fw.cap'), env, run: (a) => fwup([...a, '--target', 'uefi', '--sysroot', root], { cwd: dir, env }) };
+}
+
+test('uefi: a crash after any write of a stage leaves nothing unexplained: status says so, unstage undoes it all, a new stage works', async () => {
+  const { dir, cleanup } = await tempDir('fwup-sweep-');
+  try {
+    const w = await uefiWorld(dir);
+    const snaps: string[] = [];
+    const ctx = hostContext(dir, w.root, () => {
+      const s = join(dir, `snap-${snaps.length}`);
+      cpSync(w.root, join(s, 'root'), { recursive: true });
+      cpSync(join(dir, 'state'), join(s, 'state'), { recursive: true });
+      snaps.push(s);
+    });
+    await stage(ctx, w.cap, { target: 'uefi', allowOlder: false, allowUnsigned: true, allowReinstall: false });
+    assert.ok(snaps.length >= 4, `${snaps.length} crash points`);
+    const capsules = () => (existsSync(join(w.root, 'boot/efi/EFI/UpdateCapsule')) ? readdirSync(join(w.root, 'boot/efi/EFI/UpdateCapsule')) : []);
+    const state = () => readdirSync(join(dir, 'state', 'fwup', 'uefi', readdirSync(join(dir, 'state', 'fwup', 'uefi'))[0]!)).filter((n) => n.endsWith('.json'));
+    for (const [k, s] of snaps.entries()) {
+      rmSync(w.root, { recursive: true });
+      rmSync(join(dir, 'state'), { recursive: true });
+      cpSync(join(s, 'root'), w.root, { recursive: true });
+      cpSync(join(s, 'state'), join(dir, 'state'), { recursive: true });
+      deadLocks(join(dir, 'state'));
+      const st = await w.run(['status', '--json']);
+      assert.equal(st.code, 0, `after write ${k}: ${st.stdout}`);
+      const view = json<{ staged: unknown; warnings: string[] }>(st);
+      if (state().includes('intent.json')) assert.ok(view.warnings.some((x) => /cut before the capsule was fully delivered/.test(x)), `after write ${k}: status tells`);
+      const u = await w.run(['unstage', '--json']);
+      assert.ok(u.code === 0 || u.code === 2, `after write ${k}: ${u.stdout}`);
+      assert.deepEqual(capsules(), [], `after write ${k}: no capsule is left on the ESP`);
+      assert.equal(await readVar(w.root, 'OsIndications'), null, `after write ${k}: OsIndications is back as fwup found it (absent)`);
+      assert.deepEqual(state(), [], `after write ${k}: no record left`);
+      const again = await w.run(['stage', w.cap, '--allow-unsigned']);
+      assert.equal(again.code, 0, `after write ${k}: ${again.stderr}`);
+    }
+    console.log(`uefi stage crash sweep: ${snaps.length} crash points, each explained and undone`);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('uefi: --dry-run plans exactly what the real run then does', async () => {
+  const { dir, cleanup } = await tempDir('fwup-sweep-');
+  try {
+    const w = await uefiWorld(dir);
+    const d = await w.run(['stage', w.cap, '--allow-unsigned', '--dry-run', '--json']);
+    assert.equal(d.code, 0, d.stdout);
+    const r = await w.run(['stage', w.cap, '--allow-unsigned', '--json']);
+    assert.equal(r.code, 0, r.stdout);
+    assert.deepEqual(normalize(json<{ plan: PlannedAction[] }>(r).plan), normalize(json<{ plan: PlannedAction[] }>(d).plan));
+    const da = await w.run(['apply', '--json', '--dry-run']);
+    const ra = await w.run(['apply', '--json']);
+    assert.equal(ra.code, 0, ra.stdout);
+    assert.deepEqual(normalize(json<{ plan: PlannedAction[] }>(ra).plan), normalize(json<{ plan: PlannedAction[] }>(da).plan));
+  } finally {
+    await cleanup();
+  }
+});
+
+async function flashromWorld(dir: string, content: Buffer) {
+  const chip = join(dir, 'chip', 'chip.bin');
+  mkdirSync(join(dir, 'chip'));
+  mkdirSync(join(dir, 'state'));
+  await writeFile(chip, content);
+  const spec = `flashrom:dummy:emulate=W25Q128FV,image=${chip}`;
+  const env = { XDG_STATE_HOME: join(dir, 'state') };
+  return { chip, spec, run: (a: string[]) => fwup([...a, '--target', spec], { cwd: dir, env }) };
+}
+
+test('flashrom: --dry-run plans exactly what the real stage and apply then do', async (t) => {
+  if (!needs(t, FLASHROM())) return;
+  const { dir, cleanup } = await tempDir('fwup-sweep-');
+  try {
+    const w = await flashromWorld(dir, prngBytes(41, CHIP));
+    await writeFile(join(dir, 'new.bin'), prngBytes(42, CHIP));
+    for (const cmd of [['stage', 'new.bin', '--allow-unsigned'], ['apply']]) {
+      const d = await w.run([...cmd, '--dry-run', '--json']);
+      assert.equal(d.code, 0, d.stdout);
+      const r = await w.run([...cmd, '--json']);
+      assert.equal(r.code, 0, r.stdout);
+      assert.deepEqual(normalize(json<{ plan: PlannedAction[] }>(r).plan), normalize(json<{ plan: PlannedAction[] }>(d).plan), cmd[0]);
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('flashrom: a crash after any step of an apply leaves the way back: the previous content is saved before the chip changes', async (t) => {
+  if (!needs(t, FLASHROM())) return;
+  const { dir, cleanup } = await tempDir('fwup-sweep-');
+  try {
+    const original = prngBytes(51, CHIP);
+    const w = await flashromWorld(dir, original);
+    await writeFile(join(dir, 'new.bin'), prngBytes(52, CHIP));
+    assert.equal((await w.run(['stage', 'new.bin', '--allow-unsigned'])).code, 0);
+    const snaps: Array<{ dir: string; action: string }> = [];
+    const ctx = hostContext(dir, '/', (a) => {
+      const s = join(dir, `snap-${snaps.length}`);
+      cpSync(join(dir, 'chip'), join(s, 'chip'), { recursive: true });
+      cpSync(join(dir, 'state'), join(s, 'state'), { recursive: true });
+      const label = a.kind === 'exec' ? `flashrom ${a.argv.slice(3).map((x) => x.split('/').pop()).join(' ')}` : `${a.kind} ${'path' in a ? a.path.split('/').pop() : ''}`;
+      snaps.push({ dir: s, action: label });
+    });
+    await apply(ctx, { target: w.spec, mode: 'warm', timeoutMs: 10_000, confirm: true });
+    let changed = 0;
+    for (const s of snaps) {
+      rmSync(join(dir, 'chip'), { recursive: true });
+      rmSync(join(dir, 'state'), { recursive: true });
+      cpSync(join(s.dir, 'chip'), join(dir, 'chip'), { recursive: true });
+      cpSync(join(s.dir, 'state'), join(dir, 'state'), { recursive: true });
+      deadLocks(join(dir, 'state'));
+      assert.equal((await w.run(['status'])).code, 0, `after ${s.action}`);
+      if (readFileSync(w.chip).equals(original)) continue;
+      changed++;
+      // The chip changed: its previous content was saved before, and rollback writes it back.
+      const rb = await w.run(['rollback', '--json']);
+      assert.equal(rb.code, 0, `after ${s.action}: ${rb.stdout}`);
+      assert.ok(readFileSync(w.chip).equals(original), `after ${s.action}: rollback restored the chip`);
+    }
+    assert.ok(changed > 0 && snaps.length >= 5, `${snaps.length} crash points, ${changed} after the chip changed`);
+    console.log(`flashrom apply crash sweep: ${snaps.length} crash points (${snaps.map((s) => s.action).join(' | ')}); ${changed} after the write, each rolled back to the original`);
+  } finally {
+    await cleanup();
+  }
+});
