@@ -9,6 +9,11 @@ const ORDER = ['cli', 'core', 'targets', 'machine', 'storage', 'image', 'util', 
 // util and errors are one layer: they may import each other.
 const rank = (layer) => (layer === 'errors' ? ORDER.indexOf('util') : ORDER.indexOf(layer));
 const PACKAGE_OWNERS = { commander: ['cli'], chalk: ['cli'], ora: ['cli'], execa: ['targets'] };
+// The privilege boundary: the firmware's own modules (the chip behind the flash controller, the
+// controller, the firmware's view) are used by machine/ alone; the OS side gets a Platform (the OS view
+// and the firmware's runtime services).
+const FIRMWARE_PRIVATE = ['machine/chip.ts', 'machine/firmware/firmware-view.ts', 'storage/flash-controller.ts'];
+const FIRMWARE_USERS = ['machine'];
 
 export function checkLayers(srcRoot) {
   const problems = [];
@@ -26,8 +31,12 @@ export function checkLayers(srcRoot) {
           continue;
         }
         const to = layerOf(srcRoot, target);
+        const rel = relative(srcRoot, target).replace(/\.js$/, '.ts').split(sep).join('/');
         if (!ORDER.includes(to)) problems.push(`${where} (unknown layer ${to})`);
         else if (rank(to) < rank(from)) problems.push(`${where} (${from} must not import ${to})`);
+        else if (FIRMWARE_PRIVATE.includes(rel) && !FIRMWARE_USERS.includes(from) && from !== to) {
+          problems.push(`${where} (the firmware's own ${rel} is for machine/ only: the OS side uses a Platform)`);
+        }
       } else {
         const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
         const owners = PACKAGE_OWNERS[pkg];

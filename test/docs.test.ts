@@ -105,3 +105,22 @@ test('docs/emulated-platform.md shows the firmware boot table exactly as src/mac
     assert.ok(cells[4]!.startsWith(r.then.map((a) => words[a]).join(', ')), `row ${i + 1} actions`);
   });
 });
+
+test('docs/emulated-platform.md lists every field of the boot record, the key store header and the update request as their layouts declare them', async () => {
+  const { bootRecordLayout } = await import('../src/storage/boot-record.js');
+  const { keyStoreHeaderLayout } = await import('../src/storage/key-store.js');
+  const { updateRequestCodec } = await import('../src/storage/variables.js');
+  const doc = await readFile(join(REPO_ROOT, 'docs', 'emulated-platform.md'), 'utf8');
+  const layouts = [bootRecordLayout, keyStoreHeaderLayout, updateRequestCodec.layout] as unknown as Array<{
+    name: string;
+    fields: ReadonlyArray<{ name: string }>;
+    offsetOf(n: string): number;
+    sizeOf(n: string): number;
+  }>;
+  for (const layout of layouts) {
+    for (const f of layout.fields) {
+      const re = new RegExp(`^\\| ${layout.offsetOf(f.name)} \\| ${layout.sizeOf(f.name)} \\| ${f.name} \\|`, 'm');
+      assert.match(doc, re, `${layout.name}.${f.name} at ${layout.offsetOf(f.name)}`);
+    }
+  }
+});

@@ -152,8 +152,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'unstage',
     args: '',
-    summary: 'remove the staged update request',
-    options: [HW_OPTIONS.sudo],
+    summary: 'remove the staged update request (uefi: and undo a delivery a crash cut short)',
+    options: [HW_OPTIONS.sudo, { flags: '--dry-run', description: 'list what would be removed, change nothing' }],
     examples: ['fwup unstage'],
     load: () => import('./commands/unstage.js'),
   },
