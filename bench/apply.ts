@@ -47,7 +47,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
       for (let v = 2; v < 2 + runs + 1; v++) images.push(await makeImage(dir, mib, v));
       for (const cpus of cpuCounts) {
         const mdir = join(dir, `m-${mib}-${cpus}`);
-        await machineInit(ctx, { dir: mdir, cpus, flashBytes: Math.max(64, 2 ** Math.ceil(Math.log2(mib * 3 + 4))) * MiB, trust: [], development: false, force: false });
+        await machineInit(ctx, { dir: mdir, cpus, flashBytes: Math.max(64, 2 ** Math.ceil(Math.log2(mib * 4 + 4))) * MiB, trust: [], development: false, force: false });
         const p = openPlatform(mdir, { writable: true });
         const { machine } = await powerOn(p, { hostCpus, knobs: { idleCpus: [], deafCpus: [] }, now: () => new Date() });
         const reports: ApplyReport[] = [];

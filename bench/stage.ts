@@ -30,7 +30,7 @@ export async function stageBench(sizesMiB = [1, 16, 64], runs = 5): Promise<Benc
         payload, output: image, force: true,
         meta: { platform: 'fwup-emu', version: '2', versionNumber: 2, lowestSupportedVersion: 0, securityVersion: 0, flags: 0, description: null },
       });
-      const flashBytes = Math.max(64, 2 ** Math.ceil(Math.log2(mib * 3 + 2))) * MiB;
+      const flashBytes = Math.max(64, 2 ** Math.ceil(Math.log2(mib * 4 + 2))) * MiB;
       const target = `emu:${join(dir, `m${mib}`)}`;
       await machineInit(ctx, { target, flashBytes, trust: [], development: false, force: false, cpus: 1 });
       const opts = { target, allowOlder: false, allowUnsigned: true, allowReinstall: false };

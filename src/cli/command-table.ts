@@ -96,7 +96,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'create an emulated machine: machine.json and flash.img with factory firmware 1 in slot A',
     options: [
       { flags: '--cpus <n>', description: 'emulated CPUs, 1 to 64', default: '4' },
-      { flags: '--flash-size <size>', description: 'flash size, e.g. 64M', default: '64M' },
+      { flags: '--flash-size <size>', description: 'flash size, e.g. 128M (the default: slots of 32 MiB)', default: '128M' },
       { flags: '--trust <pub>', description: 'trust this public key for signed images (repeatable)', repeatable: true },
       { flags: '--trust-cert <pem>', description: 'trust this X.509 certificate for signed UEFI capsules (repeatable)', repeatable: true },
       { flags: '--image-type-guid <guid>', description: 'the firmware\'s FMP image type GUID that capsules must name' },

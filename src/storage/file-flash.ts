@@ -17,6 +17,12 @@ export class FileFlash implements Flash {
   private fd: number;
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   private readonly erased = Buffer.alloc(SCRATCH_BYTES, ERASED);
+  /**
+   * Blocks this process erased and has not programmed since: they read 0xFF, so a program there cannot
+   * set a bit and its check needs no read (an install programs a freshly erased slot: one 16 MiB read
+   * fewer in the downtime). Everything else is checked against the file.
+   */
+  private readonly blank = new Set<number>();
 
   private constructor(readonly path: string, fd: number, readonly geometry: FlashGeometry) {
     this.fd = fd;
@@ -76,13 +82,21 @@ export class FileFlash implements Flash {
     checkRange(this.geometry, offset, data.length, 'program');
     checkProgramAlignment(this.geometry, offset, data.length);
     // Check every byte before writing any, so a refused program changes nothing.
-    for (let done = 0; done < data.length; done += SCRATCH_BYTES) {
-      const n = Math.min(SCRATCH_BYTES, data.length - done);
-      this.readAll(this.scratch, n, offset + done);
-      checkProgramBits(this.scratch.subarray(0, n), data.subarray(done, done + n), offset + done);
+    const b = this.geometry.blockSize;
+    const first = Math.floor(offset / b);
+    const last = Math.floor((offset + Math.max(0, data.length - 1)) / b);
+    let allBlank = data.length > 0;
+    for (let k = first; k <= last && allBlank; k++) allBlank = this.blank.has(k);
+    if (!allBlank) {
+      for (let done = 0; done < data.length; done += SCRATCH_BYTES) {
+        const n = Math.min(SCRATCH_BYTES, data.length - done);
+        this.readAll(this.scratch, n, offset + done);
+        checkProgramBits(this.scratch.subarray(0, n), data.subarray(done, done + n), offset + done);
+      }
     }
     this.stats.programs++;
     this.stats.bytesProgrammed += data.length;
+    for (let k = first; k <= last; k++) this.blank.delete(k);
     this.writeAll(data, offset);
   }
 
@@ -94,6 +108,7 @@ export class FileFlash implements Flash {
     for (let done = 0; done < length; done += SCRATCH_BYTES) {
       this.writeAll(this.erased.subarray(0, Math.min(SCRATCH_BYTES, length - done)), offset + done);
     }
+    for (let k = offset / this.geometry.blockSize; k < (offset + length) / this.geometry.blockSize; k++) this.blank.add(k);
   }
 
   sync(): void {

@@ -77,10 +77,10 @@ export class RedundantRecord<T> {
   write(value: T): void {
     const sequence = this.read().sequence + 1;
     const bytes = this.codec.encode(value, sequence);
-    for (const copy of this.copies) {
-      this.append(copy, bytes);
-      this.flash.sync();
-    }
+    // Copy 1, then copy 2: each holds the whole record, so the order of the two programs is the only
+    // thing that matters and one barrier at the end makes the pair durable.
+    for (const copy of this.copies) this.append(copy, bytes);
+    this.flash.sync();
   }
 
   /** Bring both copies back to the newest record (after damage); false when there was nothing to do. */

@@ -7,7 +7,7 @@ import { LAST_ATTEMPT_STATUS, slotName, type LastAttemptStatus, type SlotId, typ
 import { verOf, type FirmwareLog } from './firmware-log.js';
 import { slotRegion, type FirmwareView } from './firmware-view.js';
 import { checkSlot, slotSignatureOk, type Measured } from './slot-check.js';
-import { effectiveFloor, headerVersion } from './firmware-state.js';
+import { effectiveFloor, headerVersion, regionHeader } from './firmware-state.js';
 
 export type InstallResult =
   | { ok: true; record: BootRecord; image: Measured; installed: { slot: 'A' | 'B'; version: string; versionNumber: number; write: RegionWriteStats } }
@@ -34,37 +34,40 @@ export function install(view: FirmwareView, record: BootRecord, r: UpdateRequest
   const writing: BootRecord = { ...record, progress: 1, progressSlot: target, progressVersion: r.versionNumber, slots: withSlot(record.slots, target, NO_DIGEST) };
   view.records.write(writing);
   phase?.('program');
+  // The writer reads every group back, compares it with what it wrote and hashes what the flash now
+  // holds: that hash is the slot's measurement. A .fwup is copied whole, so its measurement must be the
+  // verified file's SHA-256; a payload behind a header of ours is hashed as it is read from STAGING and
+  // must be the verified payload's. Either way a bit that changed after the verification is caught.
   const writer = new RegionWriter(view.flash, region);
-  const slotHash = createHash('sha256');
-  const sourceHash = createHash('sha256');
-  if (plan.header) {
-    writer.write(plan.header);
-    slotHash.update(plan.header);
-  }
+  const sourceHash = plan.header ? createHash('sha256') : null;
+  if (plan.header) writer.write(plan.header);
   const from = view.map.STAGING.offset + r.imageOffset + plan.from;
   const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, plan.length)));
   for (let pos = 0; pos < plan.length; ) {
     const n = Math.min(buf.length, plan.length - pos);
     const chunk = view.flash.read(from + pos, n, buf);
-    sourceHash.update(chunk);
-    slotHash.update(chunk);
+    sourceHash?.update(chunk);
     writer.write(chunk);
     pos += n;
   }
   const write = writer.finish();
   view.flash.sync();
   const undone: BootRecord = { ...writing, progress: 0, progressSlot: 0, progressVersion: 0 };
-  const expectedSource = plan.header ? v.report.sha256 : v.fileSha256;
-  if (sourceHash.digest('hex') !== expectedSource) {
+  const copied = sourceHash ? sourceHash.digest('hex') === v.report.sha256 : write.readBackSha256 === v.fileSha256;
+  if (!copied) {
     view.records.write(undone);
     return fail(undone, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, 'the bytes read from STAGING while copying differ from the ones verified (SHA-256): slot not activated');
   }
-  const slotSha = slotHash.digest('hex');
-  const check = checkSlot(view.flash, region, slotSha);
-  if (!check.ok || !slotSignatureOk(check.header, view.trust.keys)) {
+  // The whole destination slot: its header parses (CRC) within the slot and its signature holds; its
+  // bytes are the read-back just hashed.
+  const header = regionHeader(view, region);
+  const bad = !header ? 'its header does not parse' : header.headerSize + header.payloadLength !== need ? 'its size is not the image\'s' : !slotSignatureOk(header, view.trust.keys) ? 'signature' : null;
+  if (bad || !header) {
     view.records.write(undone);
-    return fail(undone, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, `slot ${slotName(target)} does not verify after the write (${check.ok ? 'signature' : check.why}): not activated`);
+    return fail(undone, LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, `slot ${slotName(target)} does not verify after the write (${bad}): not activated`);
   }
+  const slotSha = write.readBackSha256;
+  const check: { ok: true } & Measured = { ok: true, header, size: need, sha256: slotSha };
   phase?.('activate');
   // One atomic record update activates the slot, on trial until the OS confirms it.
   const next: BootRecord = { ...undone, active: target, previous: record.active, trial: 1, trialBoots: 1, slots: withSlot(record.slots, target, slotSha) };
