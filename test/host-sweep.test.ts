@@ -162,3 +162,22 @@ test('flashrom: a crash after any step of an apply leaves the way back: the prev
     await cleanup();
   }
 });
+
+test('host state: temporary files a killed fwup left behind are removed by the next command, which says so; those of a live process stay', async () => {
+  const { dir, cleanup } = await tempDir('fwup-sweep-');
+  try {
+    const w = await uefiWorld(dir);
+    assert.equal((await w.run(['stage', w.cap, '--allow-unsigned'])).code, 0);
+    const base = join(dir, 'state', 'fwup', 'uefi');
+    const sub = join(base, readdirSync(base)[0]!);
+    writeFileSync(join(sub, '.backup-999999999.tmp'), Buffer.alloc(1 << 20)); // a 1 MiB read left by a kill -9
+    writeFileSync(join(sub, '.request.json.999999998.tmp'), '{');
+    writeFileSync(join(sub, `.image-${process.pid}.tmp`), 'still being written');
+    const r = await w.run(['unstage']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /removed 2 temporary files left by a fwup that was killed/);
+    assert.deepEqual(readdirSync(sub).filter((n) => n.endsWith('.tmp')), [`.image-${process.pid}.tmp`]);
+  } finally {
+    await cleanup();
+  }
+});

@@ -31,6 +31,8 @@ export interface Io {
   uid?: number;
   /** Runs helper programs instead of execa: tests inject a recorder where a real program must not run. */
   exec?: Exec;
+  /** Aborted with reason 'SIGINT' or 'SIGTERM' when the user interrupts; the engine stops at a safe point. */
+  signal?: AbortSignal;
 }
 
 function exitCodeHelp(): string {
@@ -217,6 +219,7 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     sysroot: resolve(io.cwd, g.sysroot ?? '/'),
     isRoot: io.uid === 0,
     ...(io.exec ? { exec: io.exec } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   };
 }
 
@@ -273,7 +276,17 @@ export async function runFromProcess(): Promise<void> {
       stream.destroy();
     });
   }
+  // The first Ctrl-C or SIGTERM asks the running command to stop at its next safe point (it then says
+  // what was interrupted and what state the target is in); a second one stops at once.
+  const abort = new AbortController();
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
+    if (abort.signal.aborted) process.exit(name === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED);
+    abort.abort(name);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.exitCode = await main({
+    signal: abort.signal,
     argv: process.argv.slice(2),
     env: process.env,
     cwd: process.cwd(),

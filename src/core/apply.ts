@@ -4,6 +4,7 @@ import { EmuTarget } from '../targets/emu/emu-target.js';
 import type { BootReport } from '../machine/firmware/firmware.js';
 import type { Context } from './context.js';
 import { Steps } from './steps.js';
+import { stopIfInterrupted } from './interrupt.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
 
 export interface ApplyOptions {
@@ -22,26 +23,45 @@ export async function apply(ctx: Context, opts: ApplyOptions): Promise<ApplyOutc
   const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
   const steps = new Steps(ctx, 'apply', opts.dryRun ? 'planning the apply' : `applying (${opts.mode})`, { apply: 1 });
   const out = await withTargetLock(ctx, target, () =>
-    steps.run('apply', (tick) =>
-      target.apply({
+    steps.run('apply', (tick) => {
+      stopIfInterrupted(ctx, 'apply', 'it had not started: nothing was changed');
+      return target.apply({
         mode: opts.mode,
         timeoutMs: opts.timeoutMs,
         confirm: opts.confirm,
         reboot: opts.reboot ?? false,
         dryRun: opts.dryRun ?? false,
         onProgress: (p) => tick(p.total ? p.done / p.total : 0),
-      }),
-    ),
+      });
+    }),
   );
   steps.done();
+  // An interrupt that arrived while the update ran waited for it (a flash write, the firmware's
+  // critical section are never cut short): say where that left the target.
+  stopIfInterrupted(ctx, 'apply', `it ran to the end first: ${outcomeState(out)}`);
   return out;
+}
+
+/** Where an apply left its target, in one phrase. */
+export function outcomeState(out: ApplyOutcome): string {
+  switch (out.kind) {
+    case 'emu':
+      return `${out.report.after.version} runs in slot ${out.report.after.slot}${out.report.after.trial ? ', on trial (it reverts at the next reset unless confirmed)' : out.report.confirmed ? ', confirmed' : ''}`;
+    case 'flashrom':
+      return out.dryRun ? 'nothing was written (dry run)' : `the chip holds ${out.report.version}, read back and verified`;
+    case 'uefi':
+      return out.dryRun ? 'nothing was written (dry run)' : 'the capsule is handed over and waits for the reboot';
+  }
 }
 
 export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode' | 'reboot'>): Promise<ApplyOutcome> {
   const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
-  return withTargetLock(ctx, target, () =>
-    target.rollback({ mode: 'warm', timeoutMs: opts.timeoutMs, confirm: opts.confirm, reboot: false, dryRun: opts.dryRun ?? false }),
-  );
+  const out = await withTargetLock(ctx, target, () => {
+    stopIfInterrupted(ctx, 'rollback', 'it had not started: nothing was changed');
+    return target.rollback({ mode: 'warm', timeoutMs: opts.timeoutMs, confirm: opts.confirm, reboot: false, dryRun: opts.dryRun ?? false });
+  });
+  stopIfInterrupted(ctx, 'rollback', `it ran to the end first: ${outcomeState(out)}`);
+  return out;
 }
 
 /** history is read-only: no lock (a machine in the middle of an update still answers). */

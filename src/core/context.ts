@@ -46,6 +46,8 @@ export interface Context {
   readonly exec?: Exec;
   /** Called after every write or command a host target performs (tests: a crash sweep snapshots there). */
   readonly afterAction?: AfterAction;
+  /** Aborted (reason 'SIGINT' or 'SIGTERM') when the user interrupts: the engine stops at the next safe point. */
+  readonly signal?: AbortSignal;
 }
 
 export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {

@@ -20,6 +20,7 @@ import { openOrFail, readAt } from './files.js';
 import { httpGet, type OpenResponse } from './http-get.js';
 import { CHUNK_BYTES, readImageFile, type ImageFile } from './image-reader.js';
 import { httpStatusError } from './net-errors.js';
+import { interruption } from './interrupt.js';
 import { receiveBody, tooLarge } from './receive-body.js';
 import { canResume, planBody, rangeHeaders, type BodyPlan, type ResumablePart } from './resume-plan.js';
 
@@ -165,6 +166,8 @@ async function downloadIntoCache(
       maxRedirects: settings.maxRedirects,
       allowInsecureRedirect: settings.allowInsecureRedirect,
       log: ctx.log,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      interrupted: () => interruption(ctx, `download of ${target.href}`, part ? `waiting for the server; the ${part.offset} bytes kept from before stay for a resume` : 'waiting for the server; nothing was downloaded'),
     });
     const res = open.response;
     const discardBody = () => res.body?.cancel().catch(() => {});
@@ -254,11 +257,14 @@ async function receiveVerifyCommit(
       idleTimeoutMs: t.idleTimeoutMs,
       resumable: t.resumable,
       onProgress: (done) => reportProgress(task, label, done, t.length),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      interrupted: (bytes) =>
+        interruption(ctx, `download of ${target.href}`, t.resumable ? `${bytes} bytes arrived and are kept: run the same command again to resume` : `${bytes} bytes arrived; the server allows no resume, so they were removed`),
     });
   } catch (e) {
     task.fail();
-    // Keep what arrived only when the next attempt can continue it: a cut or stalled transfer.
-    const keep = t.resumable && e instanceof FwupError && (e.code === 'NET_INTERRUPTED' || e.code === 'NET_TIMEOUT');
+    // Keep what arrived only when the next attempt can continue it: a cut, stalled or interrupted transfer.
+    const keep = t.resumable && e instanceof FwupError && (e.code === 'NET_INTERRUPTED' || e.code === 'NET_TIMEOUT' || e.code === 'INTERRUPTED' || e.code === 'TERMINATED');
     if (!keep) await removePart(entry);
     throw e;
   }

@@ -12,6 +12,9 @@ export interface HttpGetOptions {
   /** Follow a redirect from https to plain http (off: a redirect must not drop TLS). */
   allowInsecureRedirect: boolean;
   log: Logger;
+  /** The user's interrupt, and the error it becomes (the request is aborted with it). */
+  signal?: AbortSignal;
+  interrupted?: () => FwupError | null;
 }
 
 export interface OpenResponse {
@@ -45,6 +48,12 @@ export async function httpGet(url: URL, opts: HttpGetOptions): Promise<OpenRespo
         ),
       opts.headersTimeoutMs,
     );
+    const onAbort = () => {
+      const err = opts.interrupted?.();
+      if (err) controller.abort(err);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
     let response: Response;
     try {
       response = await fetch(current, { headers: opts.headers, redirect: 'manual', signal: controller.signal });
@@ -52,6 +61,7 @@ export async function httpGet(url: URL, opts: HttpGetOptions): Promise<OpenRespo
       throw networkError(e, { url: current.href, bytesSoFar: null, resumable: false });
     } finally {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
     }
     if (!REDIRECT_STATUSES.has(response.status)) {
       return { response, url: current, abort: (reason) => controller.abort(reason) };

@@ -1,7 +1,7 @@
 import { FwupError } from '../errors/fwup-error.js';
 import { EmuTarget } from '../targets/emu/emu-target.js';
 import { serveMachine } from '../targets/emu/machine-service.js';
-import { launchService, serviceStatus, stopService } from '../targets/emu/service-launch.js';
+import { launchService, serviceStatus, stopService, type LiveMachineStatus } from '../targets/emu/service-launch.js';
 import { runningServicePid } from '../targets/emu/service-files.js';
 import { readMachineConfig } from '../machine/platform.js';
 import type { Context } from './context.js';
@@ -50,7 +50,9 @@ export async function machineStop(ctx: Context, spec: string | undefined): Promi
   return { target: t.spec, pid };
 }
 
-export async function machineStatus(ctx: Context, spec: string | undefined): Promise<{ target: string; running: boolean; [k: string]: unknown }> {
+export type MachineStatusResult = { target: string; running: false } | ({ target: string; running: true } & LiveMachineStatus);
+
+export async function machineStatus(ctx: Context, spec: string | undefined): Promise<MachineStatusResult> {
   const t = await emuTarget(ctx, spec);
   const s = await serviceStatus(t.dir);
   return s ? { target: t.spec, running: true, ...s } : { target: t.spec, running: false };

@@ -20,6 +20,9 @@ export interface ReceiveBodyOptions {
   /** Whether the part is kept for a later resume if this fails (for the error's hint). */
   resumable: boolean;
   onProgress(bytes: number): void;
+  /** The user's interrupt: the transfer stops at once with the error `interrupted` makes. */
+  signal?: AbortSignal;
+  interrupted?: (bytes: number) => FwupError | null;
 }
 
 /**
@@ -50,7 +53,13 @@ export async function receiveBody(o: ReceiveBodyOptions): Promise<number> {
     );
   };
   const reader = o.open.response.body?.getReader();
+  const onAbort = () => {
+    const err = o.interrupted?.(pos);
+    if (err) o.open.abort(err);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (o.signal?.aborted) onAbort();
     for (;;) {
       if (!reader) break;
       armIdle();
@@ -91,6 +100,7 @@ export async function receiveBody(o: ReceiveBodyOptions): Promise<number> {
     throw e;
   } finally {
     clearTimeout(idle);
+    o.signal?.removeEventListener('abort', onAbort);
     await fh.close();
   }
   return pos;

@@ -12,6 +12,7 @@ import { resolvePath, type Context } from './context.js';
 import { downloadImage, type DownloadOptions } from './download.js';
 import { FileSource } from './file-source.js';
 import { Steps } from './steps.js';
+import { stopIfInterrupted } from './interrupt.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
 
 export interface StageOptions {
@@ -86,13 +87,19 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${imagePath}`, { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 });
     try {
       const verdict = await steps.run('verify', (tick) =>
-        verifyImage(source, { trust: { keys: facts.trustedKeys, certs: facts.trustedCerts ?? null }, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t) }),
+        verifyImage(source, {
+          trust: { keys: facts.trustedKeys, certs: facts.trustedCerts ?? null }, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t),
+          checkpoint: () => stopIfInterrupted(ctx, `stage of ${imagePath}`, 'it was being verified; nothing was written'),
+        }),
       );
       await steps.run('policy', async () => {
         const refusal = checkPolicy(verdict.report, facts, opts, imagePath);
         if (refusal) throw refusal;
       });
-      const r = await writeVerified(target, source, verdict, { ...opts, dryRun }, steps);
+      stopIfInterrupted(ctx, `stage of ${imagePath}`, 'it was verified; nothing was written');
+      const r = await writeVerified(target, source, verdict, { ...opts, dryRun }, steps, () =>
+        stopIfInterrupted(ctx, `stage of ${imagePath}`, `it was being written to ${target.spec}: nothing is staged (any request staged before was withdrawn); run stage again`),
+      );
       steps.done();
       return {
         target: target.spec, kind: target.kind, image: { path, fileSha256: verdict.fileSha256, fileSize: verdict.fileSize, ...verdict.report },
@@ -111,6 +118,7 @@ async function writeVerified(
   verdict: ImageVerdict,
   opts: StageOptions & { dryRun: boolean },
   steps: Steps<'verify' | 'policy' | 'prepare' | 'write' | 'record'>,
+  checkpoint: () => void,
 ): Promise<Pick<StageOutcome, 'staged' | 'replaced' | 'details' | 'plan'>> {
   const flags = { allowOlder: opts.allowOlder, allowUnsigned: opts.allowUnsigned, allowReinstall: opts.allowReinstall, dryRun: opts.dryRun };
   const session = await steps.run('prepare', () => target.beginStage({ path: source.path, verdict }, flags), { prefix: true });
@@ -126,7 +134,7 @@ async function writeVerified(
       await streamSource(source, async (chunk) => {
         seen.update(chunk);
         await sink.write(chunk);
-      }, { start: range.from, end: range.from + range.length, onProgress: (d, t) => tick(d / t) });
+      }, { start: range.from, end: range.from + range.length, onProgress: (d, t) => tick(d / t), checkpoint });
       const got = seen.digest('hex');
       if (got !== range.sha256) {
         throw new FwupError('FILE_IO', `${source.name} changed between its verification and the write: ${range.what} read now hashes to ${got.slice(0, 16)}…, the one verified to ${range.sha256.slice(0, 16)}… (SHA-256)`, {

@@ -19,6 +19,8 @@ export const EXIT = {
   PERMISSION: 14,
   OUTCOME: 15,
   INTERNAL: 70,
+  INTERRUPTED: 130,
+  TERMINATED: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -42,4 +44,6 @@ export const EXIT_MEANINGS: ReadonlyArray<readonly [ExitCode, string, string]> =
   [EXIT.PERMISSION, 'permission', 'root (or write access) is needed and not held'],
   [EXIT.OUTCOME, 'outcome', 'the update ran but its outcome check failed; the previous firmware was restored'],
   [EXIT.INTERNAL, 'internal error', 'a bug in fwup: please report it with the output of --verbose'],
+  [EXIT.INTERRUPTED, 'interrupted', 'stopped by Ctrl-C (SIGINT): the message says what was interrupted and what state the target is in'],
+  [EXIT.TERMINATED, 'terminated', 'stopped by SIGTERM: the message says what was interrupted and what state the target is in'],
 ];

@@ -1,4 +1,4 @@
-import type { ErrorCode } from './codes.js';
+import { DEFAULT_HINTS, type ErrorCode } from './codes.js';
 
 export interface FwupErrorOptions {
   hint?: string;
@@ -10,14 +10,15 @@ export interface FwupErrorOptions {
 /** The one error type fwup raises on purpose. Anything else reaching the top is a bug. */
 export class FwupError extends Error {
   readonly code: ErrorCode;
-  readonly hint: string | undefined;
+  /** Never empty: the call site's own, or the code's default (DEFAULT_HINTS). */
+  readonly hint: string;
   readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: FwupErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FwupError';
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint || DEFAULT_HINTS[code];
     this.details = options.details;
   }
 

@@ -36,8 +36,8 @@ export function checkRead(src: ByteSource, offset: number, length: number): void
 }
 
 export const CHUNK_BYTES = 1 << 20;
-/** Bytes between yields to the event loop (so a progress spinner keeps turning). */
-const YIELD_EVERY = 32 << 20;
+/** Bytes between yields to the event loop (so a progress spinner keeps turning and Ctrl-C is seen). */
+const YIELD_EVERY = 8 << 20;
 
 /**
  * Read [start, end) of a source front to back through one reused buffer, handing each chunk to `each`
@@ -46,12 +46,13 @@ const YIELD_EVERY = 32 << 20;
 export async function streamSource(
   src: ByteSource,
   each: (chunk: Buffer, offset: number) => void | Promise<void>,
-  opts: { start?: number; end?: number; onProgress?: (done: number, total: number) => void; buffer?: Buffer } = {},
+  opts: { start?: number; end?: number; onProgress?: (done: number, total: number) => void; buffer?: Buffer; checkpoint?: () => void } = {},
 ): Promise<void> {
   const start = opts.start ?? 0;
   const end = opts.end ?? src.size;
   const buf = opts.buffer ?? Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, end - start)));
   for (let pos = start; pos < end; ) {
+    opts.checkpoint?.();
     const n = Math.min(buf.length, end - pos);
     const chunk = src.read(pos, n, buf);
     const r = each(chunk, pos);

@@ -23,6 +23,8 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number) => void;
   /** Every chunk of the source, in order, as the verifier reads it (valid during the call only). */
   onChunk?: (chunk: Buffer, offset: number) => void | Promise<void>;
+  /** Called before each chunk: throws to stop (an interrupt). */
+  checkpoint?: () => void;
 }
 
 /** What one verification pass established about a byte source. */

@@ -24,7 +24,7 @@ export const saveSlotLayout = defineLayout('StateSaveSlot', [
   { name: 'regs', type: 'bytes', length: REG_BYTES },
   { name: 'crc32', type: 'u32', doc: 'CRC-32 of cpu, valid and regs' },
   { name: 'reserved', type: 'u32' },
-] as const);
+] as const, { crc: 'crc32', code: 'MACHINE_FAILURE' });
 
 export function saveAreaBytes(cpus: number): number {
   return SAVE_HEADER_BYTES + cpus * SAVE_SLOT_BYTES;
@@ -43,12 +43,10 @@ export function initSaveArea(ram: Uint8Array, base: number, cpus: number): void 
 
 /** The rendezvous handler's store: register file + CRC into this CPU's slot. Runs in a worker. */
 export function saveSlot(ram: Uint8Array, base: number, cpu: number, regs: Int32Array, regsOffset: number): void {
-  const at = slotOffset(base, cpu);
-  const view = new DataView(ram.buffer, ram.byteOffset);
-  view.setUint32(at, cpu, true);
-  view.setUint32(at + 4, 1, true);
-  for (let i = 0; i < REG_BYTES / 4; i++) view.setInt32(at + 8 + i * 4, regs[regsOffset + i]!, true);
-  view.setUint32(at + 8 + REG_BYTES, crc32(ram.subarray(at, at + 8 + REG_BYTES)), true);
+  // Register words are stored little-endian, as the layout stores every field.
+  const le = Buffer.alloc(REG_BYTES);
+  for (let i = 0; i < REG_BYTES / 4; i++) le.writeInt32LE(regs[regsOffset + i]!, i * 4);
+  saveSlotLayout.serialize({ cpu, valid: 1, regs: le, crc32: 0, reserved: 0 }, Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength), slotOffset(base, cpu));
 }
 
 export function areaCrc(ram: Uint8Array, base: number, cpus: number): number {
@@ -61,10 +59,16 @@ export type SlotCheck = { ok: true; regs: Int32Array } | { ok: false; why: strin
 export function readSlot(ram: Uint8Array, base: number, cpu: number): SlotCheck {
   const at = slotOffset(base, cpu);
   const buf = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
-  const s = saveSlotLayout.parse(buf, at);
+  // Never saved (still as initSaveArea left it) says so; anything else must pass the layout's CRC.
+  if (buf.readUInt32LE(at + saveSlotLayout.offsetOf('valid')) === 0) return { ok: false, why: `slot ${cpu} was never saved` };
+  let s;
+  try {
+    s = saveSlotLayout.parse(buf, at);
+  } catch {
+    return { ok: false, why: `slot ${cpu} CRC-32 mismatch` };
+  }
   if (s.cpu !== cpu) return { ok: false, why: `slot ${cpu} names CPU ${s.cpu}` };
   if (s.valid !== 1) return { ok: false, why: `slot ${cpu} was never saved` };
-  if (s.crc32 !== crc32(buf.subarray(at, at + 8 + REG_BYTES))) return { ok: false, why: `slot ${cpu} CRC-32 mismatch` };
   const regs = new Int32Array(REG_BYTES / 4);
   for (let i = 0; i < regs.length; i++) regs[i] = s.regs.readInt32LE(i * 4);
   return { ok: true, regs };

@@ -38,6 +38,9 @@ export function realExec(): Exec {
       // flashrom and friends are not localised today; C keeps any future translation out of the parsers.
       env: { LC_ALL: 'C' },
       stripFinalNewline: false,
+      // Its own process group: a Ctrl-C at the terminal reaches fwup, which lets a flash write finish
+      // and stops at the next safe point, instead of killing flashrom half way through the chip.
+      detached: true,
       ...(opts.input ? { input: opts.input } : { stdin: 'ignore' as const }),
     });
     if (opts.onOutput) {

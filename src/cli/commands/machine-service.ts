@@ -23,15 +23,14 @@ export const status: CommandModule['run'] = async (ctx, _a, _o, g) => {
     data: r,
     text: (s) => {
       if (!r.running) return `${r.target}: ${s.dim('not running')} (start it with fwup machine start)`;
-      const fw = r.firmware as { version: string; slot: string; trial: boolean };
-      const steps = r.steps as number[];
+      const fw = r.firmware;
       return table(
         [
-          ['machine', `${r.target} (pid ${String(r.pid)})`],
-          ['uptime', `${((r.uptimeMs as number) / 1000).toFixed(1)} s`],
+          ['machine', `${r.target} (pid ${r.pid})`],
+          ['uptime', `${(r.uptimeMs / 1000).toFixed(1)} s`],
           ['firmware', `${fw.version} in slot ${fw.slot}${fw.trial ? s.yellow(' (on trial)') : ''}`],
-          ['cpus', `${String(r.cpus)} on ${String(r.workers)} worker threads`],
-          ['steps', steps.map((n, i) => `cpu${i}=${n}`).join(' ')],
+          ['cpus', `${r.cpus} on ${r.workers} worker threads`],
+          ['steps', r.steps.map((n, i) => `cpu${i}=${n}`).join(' ')],
         ],
         s,
       );

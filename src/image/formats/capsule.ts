@@ -28,6 +28,7 @@ export const capsuleFormat: ImageFormat = {
     const bytes = Buffer.allocUnsafe(src.size);
     const file = createHash('sha256');
     for (let pos = 0; pos < src.size; ) {
+      opts.checkpoint?.();
       const n = Math.min(CHUNK_BYTES, src.size - pos);
       const chunk = src.read(pos, n, bytes.subarray(pos, pos + n));
       file.update(chunk);

@@ -39,7 +39,7 @@ export const fwupFormat: ImageFormat = {
         if (at + chunk.length > parsed.headerSize) payload.update(at >= parsed.headerSize ? chunk : chunk.subarray(parsed.headerSize - at));
         if (opts.onChunk) await opts.onChunk(chunk, at);
       },
-      opts.onProgress ? { onProgress: opts.onProgress } : {},
+      { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}) },
     );
     return { format: fwupFormat, report: fwupReport(parsed, payload.digest(), opts.trust.keys), fileSha256: file.digest('hex'), fileSize: src.size };
   },

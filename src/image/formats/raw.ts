@@ -29,7 +29,7 @@ export const rawFormat: ImageFormat = {
         crc = crc32(chunk, crc);
         if (opts.onChunk) await opts.onChunk(chunk, at);
       },
-      opts.onProgress ? { onProgress: opts.onProgress } : {},
+      { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}) },
     );
     const sha256 = sha.digest('hex');
     return { format: rawFormat, report: rawReport(opts.raw, { length: src.size, crc32: crc, sha256 }), fileSha256: sha256, fileSize: src.size };

@@ -17,10 +17,9 @@ export const storeHeaderLayout = defineLayout('NvramStoreHeader', [
   { name: 'crc32', type: 'u32', doc: 'CRC-32 of the 16 bytes before it' },
   { name: 'state', type: 'u8', doc: '0xFF being written, 0x7F valid' },
   { name: 'reserved', type: 'bytes', length: 11, doc: 'left erased (0xFF)' },
-] as const);
+] as const, { code: 'NVRAM_CORRUPT', crc: 'crc32' });
 
 export const STORE_STATE = { WRITING: 0xff, VALID: 0x7f } as const;
-export const STORE_CRC_SPAN = 16;
 
 export const RECORD_START_ID = 0x55aa;
 
@@ -32,7 +31,7 @@ export const recordHeaderLayout = defineLayout('NvramRecordHeader', [
   { name: 'reserved1', type: 'u16' },
   { name: 'dataSize', type: 'u32' },
   { name: 'crc32', type: 'u32', doc: 'CRC-32 of nameSize, dataSize, name and data' },
-] as const);
+] as const, { code: 'NVRAM_CORRUPT' });
 
 /**
  * Record states, as in edk2 (VAR_HEADER_VALID_ONLY, VAR_ADDED, VAR_IN_DELETED_TRANSITION, VAR_DELETED):

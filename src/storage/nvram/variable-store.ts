@@ -4,7 +4,7 @@ import { ERASED, isErased, type Flash } from '../flash.js';
 import type { Region } from '../flash-map.js';
 import {
   alignUp, MAX_DATA_BYTES, MAX_NAME_BYTES, RECORD_ALIGN, RECORD_START_ID, RECORD_STATE, recordHeaderLayout, recordStatus,
-  STORE_CRC_SPAN, STORE_FORMAT_VERSION, STORE_MAGIC, STORE_STATE, storeHeaderLayout, type RecordStatus,
+  STORE_FORMAT_VERSION, STORE_MAGIC, STORE_STATE, storeHeaderLayout, type RecordStatus,
 } from './store-layout.js';
 
 interface Record {
@@ -328,11 +328,10 @@ function encodeRecord(name: string, data: Buffer, state: number): Buffer {
 }
 
 function readCopyInfo(flash: Flash, region: Region): CopyInfo {
-  const raw = flash.read(region.offset, storeHeaderLayout.size);
   try {
-    const h = storeHeaderLayout.parse(raw);
-    const ok = h.crc32 === crc32(raw.subarray(0, STORE_CRC_SPAN)) && h.state === STORE_STATE.VALID && h.regionSize === region.size;
-    return { valid: ok, generation: h.generation };
+    // The layout checks the magic, the version and the CRC of the header's first 16 bytes.
+    const h = storeHeaderLayout.parse(flash.read(region.offset, storeHeaderLayout.size));
+    return { valid: h.state === STORE_STATE.VALID && h.regionSize === region.size, generation: h.generation };
   } catch {
     return { valid: false, generation: 0 };
   }
@@ -341,21 +340,16 @@ function readCopyInfo(flash: Flash, region: Region): CopyInfo {
 /** Write a complete store into an erased-or-not region: erase, header (state 0xFF), records, then commit. */
 function writeStore(flash: Flash, region: Region, generation: number, records: Buffer[]): void {
   flash.erase(region.offset, region.size);
-  const header = Buffer.alloc(storeHeaderLayout.size);
-  storeHeaderLayout.serialize(
-    {
-      magic: STORE_MAGIC,
-      formatVersion: STORE_FORMAT_VERSION,
-      headerSize: 32,
-      regionSize: region.size,
-      generation,
-      crc32: 0,
-      state: STORE_STATE.WRITING,
-      reserved: Buffer.alloc(11, ERASED),
-    },
-    header,
-  );
-  header.writeUInt32LE(crc32(header.subarray(0, STORE_CRC_SPAN)), storeHeaderLayout.offsetOf('crc32'));
+  const header = storeHeaderLayout.serialize({
+    magic: STORE_MAGIC,
+    formatVersion: STORE_FORMAT_VERSION,
+    headerSize: 32,
+    regionSize: region.size,
+    generation,
+    crc32: 0,
+    state: STORE_STATE.WRITING,
+    reserved: Buffer.alloc(11, ERASED),
+  });
   const body = Buffer.concat([header, ...records]);
   // Trailing erased padding of the last record need not be programmed.
   flash.program(region.offset, body);

@@ -3,6 +3,7 @@ import { openSync, closeSync } from 'node:fs';
 import { FwupError } from '../../errors/fwup-error.js';
 import { runningServicePid, serviceFiles } from './service-files.js';
 import { callService } from './service-protocol.js';
+import type { ActiveFirmware } from '../../machine/firmware/runtime-services.js';
 
 /**
  * Start `fwup machine run` detached in the background (logging to machine.log) and wait until it answers
@@ -53,7 +54,17 @@ export async function stopService(dir: string, timeoutMs = 15_000): Promise<numb
   return pid;
 }
 
-export async function serviceStatus(dir: string): Promise<Record<string, unknown> | null> {
+/** What a running machine says of itself. */
+export interface LiveMachineStatus {
+  pid: number;
+  uptimeMs: number;
+  cpus: number;
+  workers: number;
+  steps: number[];
+  firmware: ActiveFirmware;
+}
+
+export async function serviceStatus(dir: string): Promise<LiveMachineStatus | null> {
   if (runningServicePid(dir) === null) return null;
-  return (await callService(serviceFiles(dir).socket, { op: 'status' }, 10_000)) as Record<string, unknown>;
+  return (await callService(serviceFiles(dir).socket, { op: 'status' }, 10_000)) as LiveMachineStatus;
 }

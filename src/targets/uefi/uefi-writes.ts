@@ -9,14 +9,19 @@ import { isEfivarfs, type OsIndicationsChange } from './efivars.js';
 
 /** The writes of the uefi target that need care: efivarfs variables (immutable flag) and their errors. */
 export class UefiWrites {
-  constructor(private readonly deps: TargetDeps, readonly files: HostFiles) {}
+  /** `efivarfs`: whether the variables live on a real efivarfs (injectable: fixture trees are not one). */
+  constructor(
+    private readonly deps: TargetDeps,
+    readonly files: HostFiles,
+    private readonly efivarfs: (sysroot: string) => Promise<boolean> = isEfivarfs,
+  ) {}
 
   /**
    * Write an efivarfs variable; a real efivarfs needs its immutable flag lifted around the write, and
    * the flag is put back whatever happens to the write.
    */
   async writeVariable(log: ActionLog, change: OsIndicationsChange, route: Route, purpose: string): Promise<void> {
-    const immutable = change.exists && (await isEfivarfs(this.deps.sysroot));
+    const immutable = change.exists && (await this.efivarfs(this.deps.sysroot));
     if (immutable) await this.chattr(log, '-i', change.path, route);
     try {
       const what = `${purpose}: OsIndications ${change.before === null ? 'unset' : hex64(change.before)} -> ${hex64(change.after)}`;

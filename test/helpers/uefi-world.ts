@@ -1,0 +1,66 @@
+/** The fixture world of the uefi tests: a sysroot with an ESRT, fwup's state directory, the edk2 capsules. */
+import { test } from 'node:test';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, fwup, hashTree, tempDir, type RunResult } from './cli.js';
+import { makeSysroot, type EsrtFixture, type SysrootOptions } from './sysroot.js';
+import { EDK2_CORPUS, edk2CorpusDir, needs } from './requirements.js';
+
+export const CAPS = edk2CorpusDir();
+export const CAP = (n: string) => join(CAPS, n);
+export const RECORDER = join(REPO_ROOT, 'dist', 'test', 'helpers', 'record-argv.js');
+
+// The fixtures' payload GUIDs and versions (from their manifest.json).
+export const SYS_FW = '050B1160-7519-4C47-A2DE-1C97EA5F5406'; // unsigned-4k 0x20A, unsigned-persist 0x20B
+export const DEV_FW = 'B9013687-CD7C-4981-AFD7-255F0F32FE17'; // unsigned-persist-reset 0x30001 (InitiateReset)
+export const SIGNED_FW = '969DFDB3-EEDA-47C5-899E-698081F8189F'; // signed-sha256-mc 0x310, lsv 0x300
+
+export const ESRT: EsrtFixture[] = [
+  { fwClass: SYS_FW, fwVersion: 0x200, lowestSupportedFwVersion: 0x100 },
+  { fwClass: DEV_FW, fwType: 2, fwVersion: 0x30000, lowestSupportedFwVersion: 0x20000 },
+  { fwClass: SIGNED_FW, fwVersion: 0x300, lowestSupportedFwVersion: 0x300 },
+];
+
+/**
+ * A uefi test: these use the edk2 capsule corpus, so without it they are skipped with the reason (and
+ * fail under FWUP_TEST_REQUIRE_ALL, as in CI).
+ */
+export function uefiTest(name: string, fn: () => Promise<void>): void {
+  test(name, async (t) => {
+    if (!needs(t, EDK2_CORPUS())) return;
+    await fn();
+  });
+}
+
+export interface World {
+  dir: string;
+  root: string;
+  env: Record<string, string>;
+  cleanup: () => Promise<void>;
+  run: (args: string[], extraEnv?: Record<string, string>) => Promise<RunResult>;
+  /** Hash of the sysroot and of fwup's state directory together. */
+  snapshot: () => Promise<string>;
+}
+
+export async function world(o: Partial<SysrootOptions> = {}): Promise<World> {
+  const { dir, cleanup } = await tempDir('fwup-uefi-');
+  const root = await makeSysroot(join(dir, 'root'), { esrt: ESRT, loader: 'file', osIndicationsSupported: 0x4n | 0x1n, ...o });
+  await mkdir(join(dir, 'state'));
+  const env = { XDG_STATE_HOME: join(dir, 'state') };
+  return {
+    dir,
+    root,
+    env,
+    cleanup,
+    run: (args, extraEnv = {}) => fwup([...args, '--target', 'uefi', '--sysroot', root], { cwd: dir, env: { ...env, ...extraEnv } }),
+    snapshot: async () => `${await hashTree(root)}/${await hashTree(join(dir, 'state'))}`,
+  };
+}
+
+export function stateFile(w: World, name: string): Promise<string | null> {
+  return readdir(join(w.dir, 'state', 'fwup', 'uefi')).then(
+    (d) => readFile(join(w.dir, 'state', 'fwup', 'uefi', d[0]!, name), 'utf8').catch(() => null),
+    () => null,
+  );
+}
+
