@@ -20,7 +20,7 @@ test('download: resuming against a server that ignores Range, or whose file chan
     server.routes.set(p, serveBytes(IMAGE, { ranges: false }));
     const r = await downloadImage(h.ctx, server.url(p), opts());
     assert.equal(r.resumedBytes, 0);
-    assert.equal(r.sha256, IMAGE_SHA);
+    assert.equal(r.fileSha256, IMAGE_SHA);
     assert.deepEqual(await readFile(r.path), IMAGE);
     const reqs = server.requests.filter((q) => q.path === p);
     assert.equal(reqs[1]!.headers.range, `bytes=${HALF}-`);
@@ -50,7 +50,7 @@ test('download: resuming against a server that ignores Range, or whose file chan
     });
     const restarted = await downloadImage(h.ctx, server.url(w), opts());
     assert.equal(restarted.resumedBytes, 0);
-    assert.equal(restarted.sha256, IMAGE_SHA);
+    assert.equal(restarted.fileSha256, IMAGE_SHA);
     const wr = server.requests.filter((x) => x.path === w);
     assert.deepEqual(wr.map((x) => x.headers.range), [undefined, `bytes=${HALF}-`, undefined]);
     assert.ok(h.verbose.some((m) => /cannot resume: it starts at byte 10, not \d+/.test(m)), h.verbose.join('\n'));
@@ -212,7 +212,7 @@ test('download: a live lock holder makes a second download of the same URL CACHE
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     await writeFile(entry.lockPath, JSON.stringify({ pid: dead, host: hostname() }));
     const r = await downloadImage(h.ctx, server.url(p), opts());
-    assert.equal(r.sha256, IMAGE_SHA);
+    assert.equal(r.fileSha256, IMAGE_SHA);
     assert.deepEqual((await cacheState(h.ctx)).incomplete, [], 'the lock is released afterwards');
   } finally {
     await h.cleanup();

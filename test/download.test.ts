@@ -14,7 +14,7 @@ test('download: a normal download lands verified in the cache under its final na
     const p = route();
     server.routes.set(p, serveBytes(IMAGE));
     const r = await downloadImage(h.ctx, server.url(p), opts());
-    assert.equal(r.sha256, IMAGE_SHA);
+    assert.equal(r.fileSha256, IMAGE_SHA);
     assert.equal(r.size, IMAGE.length);
     assert.equal(r.resumedBytes, 0);
     assert.equal(r.cached, false);
@@ -73,9 +73,9 @@ test('download: relative and absolute redirects are followed; the cache is keyed
     server.routes.set(`/${dir}/sub/relative`, redirectTo('../final.fwup', 302));
     server.routes.set(`/${dir}/absolute`, redirectTo(server.url(`/${dir}/sub/relative`), 301));
     const rel = await downloadImage(h.ctx, server.url(`/${dir}/sub/relative`), opts());
-    assert.equal(rel.sha256, IMAGE_SHA);
+    assert.equal(rel.fileSha256, IMAGE_SHA);
     const abs = await downloadImage(h.ctx, server.url(`/${dir}/absolute`), opts());
-    assert.equal(abs.sha256, IMAGE_SHA);
+    assert.equal(abs.fileSha256, IMAGE_SHA);
     assert.notEqual(abs.path, rel.path);
     assert.deepEqual(
       server.requests.filter((q) => q.path.startsWith(`/${dir}/`)).map((q) => q.path),
@@ -102,7 +102,7 @@ test('download: a redirect loop, too many redirects and a redirect without Locat
     server.routes.set(chain[3]!, serveBytes(IMAGE));
     await rejectsWith(downloadImage(h.ctx, server.url(chain[0]!), opts({ maxRedirects: 2 })), 'NET_REDIRECTS', /more than 2 redirects/);
     const ok = await downloadImage(h.ctx, server.url(chain[0]!), opts({ maxRedirects: 3 }));
-    assert.equal(ok.sha256, IMAGE_SHA);
+    assert.equal(ok.fileSha256, IMAGE_SHA);
 
     const bare = route('bare');
     server.routes.set(bare, (_req, res) => void res.writeHead(302).end());
@@ -142,7 +142,7 @@ test('download: a server that sends no headers, or stalls mid-body, times out; a
     server.routes.set(p, serveBytes(IMAGE));
     const r = await downloadImage(h.ctx, server.url(p), opts());
     assert.equal(r.resumedBytes, HALF);
-    assert.equal(r.sha256, IMAGE_SHA);
+    assert.equal(r.fileSha256, IMAGE_SHA);
     const last = server.requests.filter((q) => q.path === p).at(-1)!;
     assert.equal(last.headers.range, `bytes=${HALF}-`);
   } finally {
@@ -168,7 +168,7 @@ test('download: a connection cut halfway keeps the part; the next attempt asks o
     server.routes.set(p, serveBytes(IMAGE));
     const r = await downloadImage(h.ctx, server.url(p), opts({ sha256: undefined }));
     assert.equal(r.resumedBytes, HALF);
-    assert.equal(r.sha256, IMAGE_SHA, 'the digest covers the bytes of both attempts');
+    assert.equal(r.fileSha256, IMAGE_SHA, 'the digest covers the bytes of both attempts');
     assert.deepEqual(await readFile(r.path), IMAGE);
     const [, second] = server.requests.filter((q) => q.path === p);
     assert.equal(second!.headers.range, `bytes=${HALF}-`);

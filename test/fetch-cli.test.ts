@@ -70,11 +70,15 @@ test('fetch: downloads, verifies and writes the file; --json has the result; a p
     r = await ws.run(['fetch', server.url(p), '-o', 'again.fwup', '--sha256', IMAGE_SHA, '--key', KEY, '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    const j = json<{ url: string; path: string; cachePath: string; size: number; sha256: string; resumed: number; cached: boolean; image: { ok: boolean; version: string; signature: { status: string } } }>(r);
+    const j = json<{ url: string; path: string; cachePath: string; size: number; fileSha256: string; payloadSha256: string; resumed: number; cached: boolean; image: { ok: boolean; version: string; signature: { status: string } } }>(r);
     assert.equal(j.url, server.url(p));
     assert.equal(j.path, join(ws.work, 'again.fwup'));
     assert.equal(j.size, IMAGE.length);
-    assert.equal(j.sha256, IMAGE_SHA);
+    assert.equal(j.fileSha256, IMAGE_SHA);
+    const inspected = json<{ fileSha256: string; payloadSha256: string }>(await ws.run(['inspect', 'again.fwup', '--json']));
+    assert.equal(inspected.fileSha256, j.fileSha256, 'fetch and inspect name the same file digest');
+    assert.equal(inspected.payloadSha256, j.payloadSha256, 'and the same payload digest');
+    assert.notEqual(j.payloadSha256, j.fileSha256);
     assert.equal(j.resumed, 0);
     assert.equal(j.cached, false);
     assert.equal(j.image.ok, true);

@@ -28,6 +28,16 @@ export interface CommandSpec {
   action?: string;
 }
 
+/** Options every command takes (declared on the program and on each command, so either position works). */
+export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  { flags: '--json', description: 'machine-readable output on stdout (errors too)' },
+  { flags: '-q, --quiet', description: 'print only errors' },
+  { flags: '-v, --verbose', description: 'print more detail (and stack traces of internal errors)' },
+  { flags: '--no-color', description: 'no colours (also: NO_COLOR)' },
+  { flags: '--target <spec>', description: 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi (default: FWUP_TARGET)' },
+  { flags: '--sysroot <dir>', description: 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)' },
+];
+
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'keygen',
@@ -274,5 +284,13 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['fwup machine stop'],
     load: () => import('./commands/machine-service.js'),
     action: 'stop',
+  },
+  {
+    name: 'completion',
+    args: '<shell>',
+    summary: 'print a shell completion script for bash, zsh or fish (generated from this command table)',
+    options: [],
+    examples: ['fwup completion bash > /etc/bash_completion.d/fwup', 'fwup completion zsh > "${fpath[1]}/_fwup"', 'fwup completion fish > ~/.config/fish/completions/fwup.fish'],
+    load: () => import('./commands/completion.js'),
   },
 ];

@@ -6,12 +6,14 @@ import { FwupError } from '../errors/fwup-error.js';
 import type { Context, Logger } from '../core/context.js';
 import type { Exec } from '../targets/exec.js';
 import { noProgress } from '../core/context.js';
-import { COMMANDS, type CommandSpec } from './command-table.js';
+import { ENVIRONMENT } from './environment.js';
+import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec } from './command-table.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
 import { makeStyle, plainStyle, type Style } from './style.js';
 import { escapeText, sanitizeOutput } from '../util/text.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
+import { VERSION } from './version.js';
 
 /** A terminal-like stream: process.stdout, or a capture in tests. */
 export interface OutStream {
@@ -33,11 +35,14 @@ export interface Io {
   exec?: Exec;
   /** Aborted with reason 'SIGINT' or 'SIGTERM' when the user interrupts; the engine stops at a safe point. */
   signal?: AbortSignal;
+  /** Standard input: read only by a command given `-` for a file. */
+  stdin?: AsyncIterable<Buffer | string> & { readonly isTTY?: boolean };
 }
 
 function exitCodeHelp(): string {
   const rows = EXIT_MEANINGS.map(([code, name, meaning]) => `  ${String(code).padStart(3)}  ${name.padEnd(14)} ${meaning}`);
-  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment: FWUP_TARGET (default --target), NO_COLOR, FWUP_FAULT (emulated targets, see docs/testing.md),\n  XDG_CACHE_HOME (downloads go to $XDG_CACHE_HOME/fwup), NODE_EXTRA_CA_CERTS (a PEM file of extra CAs for https),\n  FWUP_REBOOT_COMMAND (replaces systemctl reboot / reboot: tests, unusual systems)\n`;
+  const env = ENVIRONMENT.map(([name, meaning]) => `  ${name.padEnd(20)} ${meaning}`);
+  return `\nExit codes:\n${rows.join('\n')}\n\nEnvironment:\n${env.join('\n')}\n\nA file argument of - reads standard input. Shell completion: fwup completion bash|zsh|fish; manual: man fwup\n`;
 }
 
 /**
@@ -53,6 +58,18 @@ function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
   return COMMANDS;
 }
 
+/** Global flags that take no command of their own; `fwup --json` alone is still a bare `fwup`. */
+const BARE_FLAGS = new Set(['--json', '-q', '--quiet', '-v', '--verbose', '--no-color']);
+
+/** '' for `fwup` with no command, the group's name for `fwup machine` alone, null otherwise. */
+function bareGroup(argv: readonly string[]): string | null {
+  const words = argv.filter((a) => !BARE_FLAGS.has(a));
+  if (words.length === 0) return '';
+  const groups = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
+  if (words.length === 1 && groups.has(words[0]!)) return words[0]!;
+  return null;
+}
+
 function wantsJson(argv: string[]): boolean {
   return argv.includes('--json');
 }
@@ -64,14 +81,10 @@ export async function main(io: Io): Promise<ExitCode> {
 
   // Global options are declared on the program and again on every command, with positional options:
   // `fwup --json inspect x` and `fwup inspect x --json` both work, and `pack --version 1.2` stays pack's.
-  const addGlobals = (cmd: InstanceType<typeof Command>) =>
-    cmd
-      .option('--json', 'machine-readable output on stdout (errors too)')
-      .option('-q, --quiet', 'print only errors')
-      .option('-v, --verbose', 'print more detail (and stack traces of internal errors)')
-      .option('--no-color', 'no colours (also: NO_COLOR)')
-      .addOption(new Option('--target <spec>', 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi (default: FWUP_TARGET)'))
-      .addOption(new Option('--sysroot <dir>', 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)'));
+  const addGlobals = (cmd: InstanceType<typeof Command>) => {
+    for (const o of GLOBAL_OPTIONS) cmd.addOption(new Option(o.flags, o.description));
+    return cmd;
+  };
 
   const program = addGlobals(
     new Command('fwup')
@@ -128,6 +141,17 @@ export async function main(io: Io): Promise<ExitCode> {
   }
 
   const json = wantsJson(io.argv);
+  const bare = bareGroup(io.argv);
+  if (bare !== null) {
+    // `fwup` or `fwup machine` alone: the help, on stdout, and success — or a usage error for --json.
+    if (json) return report(io, new FwupError('USAGE', bare ? `fwup ${bare} needs a command` : 'no command given', { hint: `see fwup ${bare ? `${bare} ` : ''}--help` }), true, false, plainStyle);
+    (bare ? groups.get(bare)! : program).outputHelp();
+    return EXIT.OK;
+  }
+  if (json && io.argv.some((a) => a === '-V' || a === '--version') && io.argv.every((a) => a.startsWith('-'))) {
+    io.stdout.write(`${JSON.stringify({ version: VERSION })}\n`);
+    return EXIT.OK;
+  }
   try {
     await program.parseAsync(io.argv, { from: 'user' });
   } catch (e) {
@@ -181,7 +205,8 @@ function makeContext(io: Io, g: GlobalOptions): Context {
   const canProgress = Boolean(io.stderr.isTTY) && !g.json && !g.quiet;
   const log: Logger = {
     verbose: (m) => {
-      if (g.verbose && !g.json) io.stderr.write(`${m}\n`);
+      // stderr only, so --json --verbose keeps stdout one JSON document.
+      if (g.verbose) io.stderr.write(`${m}\n`);
     },
     warn: (m) => {
       if (!g.quiet && !g.json) io.stderr.write(`warning: ${m}\n`);
@@ -220,6 +245,7 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     isRoot: io.uid === 0,
     ...(io.exec ? { exec: io.exec } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.stdin ? { stdin: io.stdin } : {}),
   };
 }
 
@@ -230,11 +256,11 @@ function hostCpuCount(): number {
 }
 
 
-export function errorJson(e: FwupError): { code: string; message: string; hint: string | null; exitCode: number; details?: unknown } {
+export function errorJson(e: FwupError): { code: string; message: string; hint: string; exitCode: number; details?: unknown } {
   return {
     code: e.code,
     message: e.message,
-    hint: e.hint ?? null,
+    hint: e.hint,
     exitCode: exitCodeFor(e.code),
     ...(e.details ? { details: e.details } : {}),
   };
@@ -287,6 +313,7 @@ export async function runFromProcess(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.exitCode = await main({
     signal: abort.signal,
+    stdin: process.stdin,
     argv: process.argv.slice(2),
     env: process.env,
     cwd: process.cwd(),

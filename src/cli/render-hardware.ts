@@ -39,7 +39,7 @@ export function uefiApplyText(r: UefiApplyReport, s: Style): string {
 }
 
 export function flashromStatusText(v: FlashromStatus, s: Style): string {
-  const chip = 'size' in v.chip ? formatBytes(v.chip.size) : s.red(esc(typeof v.chip.error === 'string' ? v.chip.error : v.chip.error.message));
+  const chip = 'size' in v.chip ? formatBytes(v.chip.size) : s.red(esc(v.chip.error.message));
   return table(
     [
       ['target', esc(v.target)],

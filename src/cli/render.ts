@@ -32,7 +32,7 @@ export function imageReportText(path: string, r: ImageReport & { fileSha256?: st
   const rows: Array<[string, string]> = [
     ['image', esc(path)],
     ['format', r.format],
-    ['version', `${esc(r.version)} (${hex32(r.versionNumber)})`],
+    ['version', esc(r.version)],
     ['lowest supported', displayLike(r.lowestSupportedVersion, r.version)],
     ['security version', String(r.securityVersion)],
     ['platform', esc(r.platform ?? '-')],

@@ -48,6 +48,8 @@ export interface Context {
   readonly afterAction?: AfterAction;
   /** Aborted (reason 'SIGINT' or 'SIGTERM') when the user interrupts: the engine stops at the next safe point. */
   readonly signal?: AbortSignal;
+  /** Standard input, for `-` in place of an image or payload file; absent where there is none. */
+  readonly stdin?: AsyncIterable<Buffer | string> & { readonly isTTY?: boolean };
 }
 
 export function resolvePath(ctx: Pick<Context, 'cwd'>, p: string): string {

@@ -60,8 +60,8 @@ export interface DownloadResult {
   /** A complete, verified file in the cache. Never modified in place; a later download of the same
    * URL (and pin) may replace it by rename, so read it or copy it, do not write to it. */
   path: string;
-  /** SHA-256 of the whole file, lower-case hex. */
-  sha256: string;
+  /** SHA-256 of the whole file (what --sha256 pins), lower-case hex. */
+  fileSha256: string;
   size: number;
   /** Bytes taken from an earlier interrupted attempt (0 when downloaded from the start or cached). */
   resumedBytes: number;
@@ -140,7 +140,7 @@ async function reuseCached(
   }
   ctx.log.verbose(`using cached ${entry.finalPath}: SHA-256 matches the pin, no request made`);
   const image = await verifyImage(entry.finalPath, target.href, options);
-  return { url: target.href, path: entry.finalPath, sha256: actual, size, resumedBytes: 0, cached: true, image };
+  return { url: target.href, path: entry.finalPath, fileSha256: actual, size, resumedBytes: 0, cached: true, image };
 }
 
 async function downloadIntoCache(
@@ -273,8 +273,8 @@ async function receiveVerifyCommit(
   const sha256 = t.hash.digest('hex');
   try {
     if (pinned !== null && sha256 !== pinned) {
-      throw new FwupError('NET_DIGEST_MISMATCH', `${target.href}: SHA-256 of the downloaded file is ${sha256}, expected ${pinned}`, {
-        hint: 'the server sent a different file than the one pinned: check the URL and the --sha256 value (the download was deleted)',
+      throw new FwupError('NET_DIGEST_MISMATCH', `${target.href}: the downloaded file's fileSha256 is ${sha256}, not the pinned ${pinned}`, {
+        hint: '--sha256 pins the whole file (fileSha256, as fwup pack and fwup inspect print it), not the payload (payloadSha256): check the URL and the value; the download was deleted',
         details: { url: target.href, expected: pinned, actual: sha256, size },
       });
     }
@@ -287,7 +287,7 @@ async function receiveVerifyCommit(
     return {
       url: target.href,
       path: entry.finalPath,
-      sha256,
+      fileSha256: sha256,
       size,
       resumedBytes: t.offset,
       cached: false,

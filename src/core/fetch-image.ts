@@ -23,7 +23,10 @@ export interface FetchImageResult {
   /** The verified copy in the download cache it was copied from. */
   cachePath: string;
   size: number;
-  sha256: string;
+  /** SHA-256 of the whole file (what --sha256 pins). */
+  fileSha256: string;
+  /** SHA-256 of the firmware payload inside it (what pack and inspect print as payloadSha256). */
+  payloadSha256: string;
   /** Bytes taken from an earlier interrupted attempt. */
   resumed: number;
   /** True when the cached copy was used without any request. */
@@ -40,13 +43,14 @@ export async function fetchImage(ctx: Context, url: string, opts: FetchImageOpti
   const { output: _output, keyFiles: _keyFiles, ...downloadOptions } = opts;
   const d = await downloadImage(ctx, url, { ...downloadOptions, keys });
   if (output === d.path) throw new FwupError('USAGE', `the output ${output} is the cached download itself`, { hint: 'write the image somewhere outside the cache' });
-  await copyVerified(d.path, output, d.sha256, d.size);
+  await copyVerified(d.path, output, d.fileSha256, d.size);
   return {
     url: d.url,
     path: output,
     cachePath: d.path,
     size: d.size,
-    sha256: d.sha256,
+    fileSha256: d.fileSha256,
+    payloadSha256: d.image.report.sha256,
     resumed: d.resumedBytes,
     cached: d.cached,
     image: d.image.report,

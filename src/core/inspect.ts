@@ -5,6 +5,7 @@ import { resolvePath, type Context } from './context.js';
 import { readImageFile } from './image-reader.js';
 import { loadPublicKeys } from './key-files.js';
 import { loadCertificateFiles } from './cert-files.js';
+import { STDIN_NAME, withInputFile } from './standard-input.js';
 
 export interface InspectResult {
   path: string;
@@ -21,12 +22,24 @@ export async function inspect(
   image: string,
   opts: { keys: readonly string[]; certs?: readonly string[]; raw?: RawMetadata },
 ): Promise<InspectResult> {
-  const path = resolvePath(ctx, image);
+  return withInputFile(ctx, image, async (file) => {
+    const r = await inspectFile(ctx, resolvePath(ctx, file), image, opts);
+    return image === STDIN_NAME ? { ...r, path: STDIN_NAME } : r;
+  });
+}
+
+async function inspectFile(
+  ctx: Context,
+  path: string,
+  image: string,
+  opts: { keys: readonly string[]; certs?: readonly string[]; raw?: RawMetadata },
+): Promise<InspectResult> {
   const keys = opts.keys.length ? await loadPublicKeys(opts.keys.map((k) => resolvePath(ctx, k))) : null;
   const certPaths = opts.certs ?? [];
   const trustedCerts = certPaths.length ? await loadCertificateFiles(certPaths.map((c) => resolvePath(ctx, c)), 'trusted certificate', { refusePrivateKeys: true }) : null;
   const task = ctx.progress.start(`verifying ${image}`);
   const file = await readImageFile(path, {
+    ...(image === STDIN_NAME ? { name: 'standard input' } : {}),
     trust: { keys, certs: trustedCerts },
     ...(opts.raw ? { raw: opts.raw } : {}),
     onProgress: (done, total) => task.update(done, `verifying ${image} ${Math.floor((done / total) * 100)}%`),

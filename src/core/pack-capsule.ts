@@ -10,6 +10,7 @@ import { sha256Hex } from '../util/digest.js';
 import { looksLikePem, pemBlocks } from '../util/pem.js';
 import type { CapsulePayloadRequest } from './capsule-config.js';
 import { loadCertificateFiles, readCertificateOrKeyFile } from './cert-files.js';
+import { STDIN_NAME, withInputFile } from './standard-input.js';
 import { resolvePath, type Context } from './context.js';
 import { readFileOrFail, writeAll, writeFileAtomic } from './files.js';
 
@@ -46,6 +47,9 @@ export async function packCapsule(ctx: Context, req: CapsulePackRequest): Promis
   const task = ctx.progress.start(`packing capsule ${req.output}`);
   const signers = new Map<string, Promise<CapsuleSigner>>();
   const specs: CapsulePayloadSpec[] = [];
+  if (req.payloads.filter((p) => p.payload === STDIN_NAME).length > 1) {
+    throw new FwupError('USAGE', 'standard input (-) can be only one of the payloads', { hint: 'give the other payloads as files' });
+  }
   for (const p of req.payloads) {
     const payloadPath = resolvePath(ctx, p.payload);
     if (payloadPath === outPath) throw new FwupError('USAGE', 'the output would overwrite a payload');
@@ -64,7 +68,7 @@ export async function packCapsule(ctx: Context, req: CapsulePackRequest): Promis
       updateImageIndex: p.updateImageIndex,
       hardwareInstance: p.hardwareInstance,
       monotonicCount: p.monotonicCount,
-      payload: await readInput(payloadPath, 'payload'),
+      payload: await withInputFile(ctx, p.payload, (file) => readInput(resolvePath(ctx, file), 'payload')),
       signer,
     });
   }

@@ -7,6 +7,7 @@ import { openOrFail, readAt, writeAll, writeFileAtomic } from './files.js';
 import { CHUNK_BYTES } from './image-reader.js';
 import { resolvePath, type Context } from './context.js';
 import { loadPrivateKey } from './key-files.js';
+import { withInputFile } from './standard-input.js';
 
 export interface PackOptions {
   payload: string;
@@ -35,6 +36,10 @@ export interface PackResult {
  * then a second pass copying the payload behind it into a temporary file that replaces OUT atomically.
  */
 export async function pack(ctx: Context, opts: PackOptions): Promise<PackResult> {
+  return withInputFile(ctx, opts.payload, (file) => packFile(ctx, { ...opts, payload: file }, opts.payload), LIMITS.maxPayloadBytes);
+}
+
+async function packFile(ctx: Context, opts: PackOptions, payloadName: string): Promise<PackResult> {
   const payloadPath = resolvePath(ctx, opts.payload);
   const outPath = resolvePath(ctx, opts.output);
   const signer = opts.signKey ? await loadPrivateKey(resolvePath(ctx, opts.signKey)) : undefined;
@@ -54,7 +59,7 @@ export async function pack(ctx: Context, opts: PackOptions): Promise<PackResult>
   const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
   const fh = await openOrFail(payloadPath, 'r', 'read');
   try {
-    const task = ctx.progress.start(`packing ${opts.payload}`, size * 2);
+    const task = ctx.progress.start(`packing ${payloadName}`, size * 2);
     const d = new Digester();
     for (let pos = 0; pos < size; ) {
       const n = await readAt(fh, buf, Math.min(buf.length, size - pos), pos);

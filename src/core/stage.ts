@@ -13,6 +13,7 @@ import { downloadImage, type DownloadOptions } from './download.js';
 import { FileSource } from './file-source.js';
 import { Steps } from './steps.js';
 import { stopIfInterrupted } from './interrupt.js';
+import { STDIN_NAME, withInputFile } from './standard-input.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
 
 export interface StageOptions {
@@ -65,10 +66,21 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
       hint: 'download it yourself and stage the file, or serve it over https',
     });
   }
+  if (imagePath === STDIN_NAME) {
+    // A pipe is read once: spool it (bounded) before the target is even looked up, then stage the spool.
+    return withInputFile(ctx, imagePath, async (file) => {
+      const out = await stageFile(ctx, file, 'standard input', opts);
+      return { ...out, image: { ...out.image, path: STDIN_NAME } };
+    });
+  }
+  return stageFile(ctx, imagePath, imagePath, opts);
+}
+
+async function stageFile(ctx: Context, imagePath: string, displayName: string, opts: StageOptions): Promise<StageOutcome> {
   const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
   const dryRun = opts.dryRun ?? false;
   let path = resolvePath(ctx, imagePath);
-  let name = imagePath;
+  let name = displayName;
   let download: StageOutcome['download'] = null;
   if (isUrl(imagePath)) {
     // Download (without holding the target: it may take long) into the cache, where the pinned digest
@@ -77,28 +89,28 @@ export async function stage(ctx: Context, imagePath: string, opts: StageOptions)
     const dl = await downloadImage(ctx, imagePath, { ...opts.download, keys: facts.trustedKeys, ...(opts.raw ? { raw: opts.raw } : {}) });
     path = dl.path;
     name = `the image downloaded from ${dl.url}`;
-    download = { url: dl.url, fileSha256: dl.sha256, size: dl.size, resumedBytes: dl.resumedBytes, cached: dl.cached };
+    download = { url: dl.url, fileSha256: dl.fileSha256, size: dl.size, resumedBytes: dl.resumedBytes, cached: dl.cached };
   }
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
     const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
     const source = FileSource.open(path, name);
     if (opts.betweenPasses) source.betweenPasses = opts.betweenPasses;
-    const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${imagePath}`, { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 });
+    const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${displayName}`, { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 });
     try {
       const verdict = await steps.run('verify', (tick) =>
         verifyImage(source, {
           trust: { keys: facts.trustedKeys, certs: facts.trustedCerts ?? null }, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t),
-          checkpoint: () => stopIfInterrupted(ctx, `stage of ${imagePath}`, 'it was being verified; nothing was written'),
+          checkpoint: () => stopIfInterrupted(ctx, `stage of ${displayName}`, 'it was being verified; nothing was written'),
         }),
       );
       await steps.run('policy', async () => {
-        const refusal = checkPolicy(verdict.report, facts, opts, imagePath);
+        const refusal = checkPolicy(verdict.report, facts, opts, displayName);
         if (refusal) throw refusal;
       });
-      stopIfInterrupted(ctx, `stage of ${imagePath}`, 'it was verified; nothing was written');
+      stopIfInterrupted(ctx, `stage of ${displayName}`, 'it was verified; nothing was written');
       const r = await writeVerified(target, source, verdict, { ...opts, dryRun }, steps, () =>
-        stopIfInterrupted(ctx, `stage of ${imagePath}`, `it was being written to ${target.spec}: nothing is staged (any request staged before was withdrawn); run stage again`),
+        stopIfInterrupted(ctx, `stage of ${displayName}`, `it was being written to ${target.spec}: nothing is staged (any request staged before was withdrawn); run stage again`),
       );
       steps.done();
       return {

@@ -11,7 +11,7 @@ export class Steps<S extends string> {
   private readonly starts: Record<string, number> = {};
   private readonly total: number;
 
-  constructor(ctx: Context, private readonly command: string, label: string, private readonly weights: Record<S, number>) {
+  constructor(private readonly ctx: Context, private readonly command: string, label: string, private readonly weights: Record<S, number>) {
     let at = 0;
     for (const [k, w] of Object.entries(weights) as Array<[string, number]>) {
       this.starts[k] = at;
@@ -25,11 +25,12 @@ export class Steps<S extends string> {
   async run<T>(step: S, fn: (tick: (fraction: number) => void) => Promise<T>, opts: { prefix?: boolean } = {}): Promise<T> {
     const tick = (f: number) => this.task.update(Math.floor(((this.starts[step]! + Math.max(0, Math.min(1, f)) * this.weights[step]) / this.total) * 100));
     tick(0);
+    this.ctx.log.verbose(`${this.command}: ${step}`);
     try {
       return await fn(tick);
     } catch (e) {
       this.task.fail();
-      if (opts.prefix && e instanceof FwupError && e.code !== 'POWER_CUT') throw e.prefixed(`${this.command}: ${step}`);
+      if (opts.prefix && e instanceof FwupError && e.code !== 'POWER_CUT' && e.code !== 'INTERRUPTED' && e.code !== 'TERMINATED') throw e.prefixed(`${this.command}: ${step}`);
       throw e;
     }
   }

@@ -17,7 +17,7 @@ export interface RunResult {
 }
 
 /** Run the real `bin/fwup.js` as a user would, with a clean environment unless told otherwise. */
-export function fwup(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string; uid?: number; gid?: number } ): Promise<RunResult> {
+export function fwup(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string | Buffer; uid?: number; gid?: number }): Promise<RunResult> {
   return new Promise((done, fail) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env };
     const ids = opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {};

@@ -7,7 +7,7 @@ import { VERSION } from '../main.js';
 import { signatureText, table } from '../render.js';
 
 export const run: CommandModule['run'] = async (ctx, [url], opts) => {
-  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'fetch needs -o/--output FILE');
+  if (typeof opts.output !== 'string') throw new FwupError('USAGE', 'fetch needs -o/--output FILE', { hint: 'fwup fetch URL -o image.fwup (or stage the URL directly: fwup stage URL)' });
   const raw = rawFromOptions(opts);
   const r = await fetchImage(ctx, url!, {
     output: opts.output,
@@ -24,7 +24,8 @@ export const run: CommandModule['run'] = async (ctx, [url], opts) => {
         [
           ['wrote', `${r.path} (${r.size} bytes)`],
           ['from', `${r.url} (${how})`],
-          ['sha256', r.sha256],
+          ['fileSha256', r.fileSha256],
+          ['payloadSha256', r.payloadSha256],
           ['image', `${r.image.format} ${r.image.version}${r.image.platform ? ` for ${r.image.platform}` : ''}`],
           ['signature', signatureText(r.image.signature, s)],
         ],

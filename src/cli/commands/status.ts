@@ -1,4 +1,5 @@
 import { status } from '../../core/status.js';
+import { FwupError } from '../../errors/fwup-error.js';
 import type { CommandModule } from '../command-table.js';
 import { esc, table } from '../render.js';
 import { formatBytes } from '../../util/units.js';
@@ -10,8 +11,11 @@ import type { Style } from '../style.js';
 
 export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
   const st = await status(ctx, { ...(g.target ? { target: g.target } : {}), targetOptions: targetOptionsFrom(opts) });
+  // A status that cannot reach its target still reports what it knows, and exits with the reason.
+  const unreachable = st.kind === 'flashrom' && 'error' in st.chip ? st.chip.error : null;
   return {
     data: st,
+    ...(unreachable ? { error: new FwupError(unreachable.code, unreachable.message, { hint: unreachable.hint }) } : {}),
     text: (s) => {
       switch (st.kind) {
         case 'flashrom':

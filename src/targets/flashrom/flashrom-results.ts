@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../errors/codes.js';
 import type { RebootReport } from '../host-reboot.js';
 import type { StagedSummary } from '../target.js';
 import type { BlockCounts } from './flashrom-output.js';
@@ -67,7 +68,8 @@ export interface FlashromStatus {
   kind: 'flashrom';
   programmer: string;
   stateDir: string;
-  chip: { size: number } | { error: { code: string; message: string } | string };
+  /** The chip's size, or why flashrom could not reach it (status then exits with that error's code). */
+  chip: { size: number } | { error: { code: ErrorCode; message: string; hint: string } };
   staged: (StagedSummary & { region: FlashromRequest['region']; chipBefore: FlashromRequest['chipBefore'] }) | null;
   backup: { sha256: string; size: number; savedAt: string; replacedBy: string } | null;
   lastWrite: FlashromHistoryLine | null;

@@ -142,7 +142,8 @@ export class FlashromTarget implements Target {
     try {
       chip = { size: await this.chipSize() };
     } catch (e) {
-      chip = { error: e instanceof FwupError ? { code: e.code, message: e.message } : String(e) };
+      if (!(e instanceof FwupError)) throw e;
+      chip = { error: { code: e.code, message: e.message, hint: e.hint } };
     }
     return {
       target: this.spec,
