@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { tempDir } from './helpers/cli.js';
 import { runInProcess } from './helpers/in-process.js';
 import { mutate, testSize } from './helpers/mutate.js';
-import { edk2Path, loadManifest, TEST_ROOT } from './helpers/capsule-fixtures.js';
+import { loadOwnManifest, ownPath, OWN_CERTS } from './helpers/capsule-fixtures.js';
 import { EXIT, EXIT_MEANINGS } from '../src/errors/exit-codes.js';
 
-test('fuzz: seeded mutations of the edk2 capsules through `inspect --cert` end in documented exit codes, never INTERNAL', async () => {
+test('fuzz: seeded mutations of the own capsule fixtures through `inspect --cert` end in documented exit codes, never INTERNAL', async () => {
   const runs = testSize(1500, 30000);
   const documented = new Set<number>(EXIT_MEANINGS.map(([c]) => c));
-  const manifest = loadManifest();
-  const sources = await Promise.all(manifest.capsules.map(async (c) => ({ c, bytes: await readFile(edk2Path(c.file)) })));
+  const manifest = loadOwnManifest();
+  const sources = await Promise.all(manifest.capsules.map(async (c) => ({ c, bytes: await readFile(ownPath(c.file)) })));
   const { dir, cleanup } = await tempDir();
   const byCode = new Map<number, number>();
   try {
@@ -24,7 +24,7 @@ test('fuzz: seeded mutations of the edk2 capsules through `inspect --cert` end i
       const headerSize = c.payloads[0]!.fileOffsets.fmpPayloadHeader! + 16;
       const { bytes, how } = mutate(src, seed, headerSize);
       await writeFile(path, bytes);
-      const r = await runInProcess(['inspect', path, '--cert', TEST_ROOT(), '--json'], dir);
+      const r = await runInProcess(['inspect', path, '--cert', OWN_CERTS.root, '--json'], dir);
       const ctx = `seed ${seed} on ${c.file} (${how})`;
       assert.ok(documented.has(r.code), `${ctx}: exit ${r.code} is documented`);
       assert.notEqual(r.code, EXIT.INTERNAL, `${ctx}: internal error ${r.stdout}`);

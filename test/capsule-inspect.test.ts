@@ -1,12 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fwup, json, tempDir, hashTree } from './helpers/cli.js';
+import { runInProcess } from './helpers/in-process.js';
 import { EXIT } from '../src/errors/exit-codes.js';
-import { edk2Path, loadManifest, opensslVerify, sha256, TEST_CERT, TEST_ROOT, TEST_SUB, type ManifestPayload } from './helpers/capsule-fixtures.js';
+import { exitCodeFor, type ErrorCode } from '../src/errors/codes.js';
+import { pemBlocks } from '../src/util/pem.js';
+import { EDK2_CORPUS, OPENSSL, needs } from './helpers/requirements.js';
+import {
+  edk2Path, loadManifest, loadOwnManifest, opensslVerify, ownPath, sha256, OWN_CERTS, TEST_ROOT, type ManifestCapsule, type ManifestPayload,
+} from './helpers/capsule-fixtures.js';
 
 interface PayloadJson extends Omit<ManifestPayload, 'payloadPrngLabel' | 'signatureVerify'> {
   index: number;
@@ -28,22 +33,30 @@ interface CapsuleJson {
   error?: { code: string; message: string; exitCode: number };
 }
 
-const manifest = loadManifest();
-const openssl = (() => {
-  try {
-    return execFileSync('openssl', ['version']).toString().trim();
-  } catch {
-    throw new Error('openssl is needed for the PKCS#7 cross-checks (Debian package "openssl"; .ci/run installs it)');
-  }
-})();
+/** A set of capsule fixtures with a manifest of the corpus's shape: fwup's own, or the edk2 corpus. */
+interface FixtureSet {
+  name: string;
+  path: (rel: string) => string;
+  capsules: Array<Omit<ManifestCapsule, 'command' | 'payloads'> & { payloads: ManifestPayload[] }>;
+  root: string;
+  /** First 8 bytes (hex) of the SHA-256 of the signer certificate's DER. */
+  signerKeyId: string;
+}
 
-test('capsule inspect: every field of manifest.json, for every valid capsule, through the real CLI', async () => {
+const ownSet = (): FixtureSet => {
+  const signerDer = pemBlocks(readFileSync(OWN_CERTS.signer, 'latin1'))[0]!.der;
+  return { name: 'own', path: ownPath, capsules: loadOwnManifest().capsules, root: OWN_CERTS.root, signerKeyId: sha256(signerDer).slice(0, 16) };
+};
+// TestCert's SHA-256 fingerprint starts D1:E8:BE:68:5C:2B:80:67 (the corpus manifest's "certs").
+const edk2Set = (): FixtureSet => ({ name: 'edk2', path: edk2Path, capsules: loadManifest().capsules, root: TEST_ROOT(), signerKeyId: 'd1e8be685c2b8067' });
+
+async function inspectEveryField(set: FixtureSet): Promise<void> {
   const { dir, cleanup } = await tempDir();
   try {
-    for (const c of manifest.capsules) {
-      const file = await readFile(edk2Path(c.file));
+    for (const c of set.capsules) {
+      const file = await readFile(set.path(c.file));
       assert.equal(sha256(file), c.sha256, `${c.file}: the fixture is the one the manifest describes`);
-      const r = await fwup(['inspect', edk2Path(c.file), '--cert', TEST_ROOT(), '--json'], { cwd: dir });
+      const r = await fwup(['inspect', set.path(c.file), '--cert', set.root, '--json'], { cwd: dir });
       assert.equal(r.code, 0, `${c.file}: ${r.stdout}${r.stderr}`);
       const j = json<CapsuleJson>(r);
       const cap = j.capsule;
@@ -60,7 +73,7 @@ test('capsule inspect: every field of manifest.json, for every valid capsule, th
       assert.equal(cap.payloads.length, c.payloads.length);
       c.payloads.forEach((m, k) => {
         const p = cap.payloads[k]!;
-        const where = `${c.file} payload ${k}`;
+        const where = `${set.name} ${c.file} payload ${k}`;
         for (const f of ['imageHeaderVersion', 'updateImageTypeId', 'updateImageIndex', 'updateImageSize', 'updateVendorCodeSize', 'hardwareInstance',
           'imageCapsuleSupport', 'authenticated', 'monotonicCount', 'auth', 'fmpPayloadHeader', 'payloadLength', 'payloadSha256', 'fileOffsets'] as const) {
           assert.deepEqual(p[f], m[f], `${where}: ${f}`);
@@ -83,38 +96,90 @@ test('capsule inspect: every field of manifest.json, for every valid capsule, th
       assert.equal(j.ok, true);
       const signed = c.payloads.some((p) => p.authenticated);
       assert.equal(j.signature.status, signed ? 'valid' : 'unsigned');
-      // TestCert's SHA-256 fingerprint starts D1:E8:BE:68:5C:2B:80:67 (manifest "certs").
-      if (signed) assert.equal(j.signature.keyId, 'd1e8be685c2b8067');
+      if (signed) assert.equal(j.signature.keyId, set.signerKeyId);
     }
+  } finally {
+    await cleanup();
+  }
+}
+
+test('capsule inspect: every field of manifest.json, for every valid own capsule, through the real CLI', () => inspectEveryField(ownSet()));
+
+test('capsule inspect (edk2 corpus): every field of the corpus manifest, for every capsule GenerateCapsule made', async (t) => {
+  if (!needs(t, EDK2_CORPUS())) return;
+  await inspectEveryField(edk2Set());
+});
+
+/** fwup's verdict and openssl's on every signed payload of `files`; returns how many were compared. */
+async function fwupAgreesWithOpenssl(set: FixtureSet, files: string[], dir: string): Promise<number> {
+  let checked = 0;
+  for (const f of files) {
+    const bytes = await readFile(set.path(f));
+    const r = await fwup(['inspect', set.path(f), '--cert', set.root, '--json'], { cwd: dir });
+    const j = json<CapsuleJson>(r);
+    for (const p of j.capsule.payloads.filter((x) => x.authenticated)) {
+      const o = p.fileOffsets as unknown as { auth: number; certData: number; signedContentStart: number; end: number };
+      const theirs = await opensslVerify(bytes, o, set.root, dir);
+      const ours = p.signature.status === 'valid' ? 'ok' : 'failed';
+      assert.equal(ours, theirs, `${set.name} ${f} payload ${p.index}: fwup says ${p.signature.status} (${p.signature.reason}), openssl says ${theirs}`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
+test('capsule inspect: every signed payload is verified alike by fwup and by openssl', async (t) => {
+  if (!needs(t, OPENSSL())) return;
+  const m = loadOwnManifest();
+  const { dir, cleanup } = await tempDir();
+  try {
+    // Those where fwup is knowingly stricter than OpenSSL (opensslDivergence) are checked in capsule-fixtures.test.ts.
+    const auth = m.invalid.filter((i) => i.category === 'auth' && !i.opensslDivergence);
+    const checked = await fwupAgreesWithOpenssl(ownSet(), [...m.capsules.map((c) => c.file), ...auth.map((i) => i.file)], dir);
+    assert.equal(checked, m.capsules.flatMap((c) => c.payloads).filter((p) => p.authenticated).length + auth.length);
   } finally {
     await cleanup();
   }
 });
 
-test('capsule inspect: every signed payload is verified alike by fwup and by openssl', async () => {
+test('capsule inspect (edk2 corpus): every signed payload is verified alike by fwup and by openssl', async (t) => {
+  if (!needs(t, EDK2_CORPUS()) || !needs(t, OPENSSL())) return;
+  const manifest = loadManifest();
   const { dir, cleanup } = await tempDir();
-  let checked = 0;
   try {
     const files = [...manifest.capsules.map((c) => c.file), ...manifest.invalid.filter((i) => i.category === 'auth').map((i) => i.file)];
-    for (const f of files) {
-      const bytes = await readFile(edk2Path(f));
-      const r = await fwup(['inspect', edk2Path(f), '--cert', TEST_ROOT(), '--json'], { cwd: dir });
-      const j = json<CapsuleJson>(r);
-      for (const p of j.capsule.payloads.filter((x) => x.authenticated)) {
-        const o = p.fileOffsets as unknown as { auth: number; certData: number; signedContentStart: number; end: number };
-        const theirs = await opensslVerify(bytes, o, TEST_ROOT(), dir);
-        const ours = p.signature.status === 'valid' ? 'ok' : 'failed';
-        assert.equal(ours, theirs, `${f} payload ${p.index}: fwup says ${p.signature.status} (${p.signature.reason}), ${openssl} says ${theirs}`);
-        checked++;
-      }
-    }
+    assert.equal(await fwupAgreesWithOpenssl(edk2Set(), files, dir), 6, 'four signed payloads in the valid capsules and two in the auth-invalid ones');
   } finally {
     await cleanup();
   }
-  assert.equal(checked, 6, 'four signed payloads in the valid capsules and two in the auth-invalid ones');
 });
 
-test('capsule inspect: the invalid fixtures are rejected with the rule that failed and the right exit code', async () => {
+test('capsule inspect: the invalid own fixtures are rejected with the rule that failed and the right exit code', async () => {
+  const m = loadOwnManifest();
+  const { dir, cleanup } = await tempDir();
+  try {
+    const before = await hashTree(dir);
+    for (const inv of m.invalid) {
+      const code = inv.cliError ?? inv.error;
+      const exit = exitCodeFor(code as ErrorCode);
+      const r = await fwup(['inspect', ownPath(inv.file), '--cert', OWN_CERTS.root], { cwd: dir });
+      assert.equal(r.code, exit, `${inv.file}: ${r.stderr}`);
+      if (!inv.cliError) assert.match(r.stderr, new RegExp(inv.message), inv.file);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${inv.file}: no stack trace`);
+      // --json in process (the same main(), faster than another child process).
+      const e = (JSON.parse((await runInProcess(['inspect', ownPath(inv.file), '--cert', OWN_CERTS.root, '--json'], dir)).stdout) as CapsuleJson).error!;
+      assert.equal(e.code, code, inv.file);
+      assert.equal(e.exitCode, exit);
+    }
+    assert.equal(await hashTree(dir), before, 'inspect writes nothing');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('capsule inspect (edk2 corpus): the invalid fixtures are rejected with the rule that failed and the right exit code', async (t) => {
+  if (!needs(t, EDK2_CORPUS())) return;
+  const manifest = loadManifest();
   const { dir, cleanup } = await tempDir();
   // The rule each format-invalid file must name (its edk2Check in manifest.json).
   const rules: Record<string, RegExp> = {
@@ -130,7 +195,6 @@ test('capsule inspect: the invalid fixtures are rejected with the rule that fail
     'invalid/monotonic-count-altered.cap': /payload 0: PKCS#7 signature does not verify: .*[Mm]essage digest/,
   };
   try {
-    const before = await hashTree(dir);
     for (const inv of manifest.invalid) {
       assert.equal(sha256(await readFile(edk2Path(inv.file))), inv.sha256, inv.file);
       const rule = rules[inv.file];
@@ -139,13 +203,10 @@ test('capsule inspect: the invalid fixtures are rejected with the rule that fail
       const code = inv.category === 'format' ? EXIT.INVALID_IMAGE : EXIT.SIGNATURE;
       assert.equal(r.code, code, `${inv.file}: ${r.stderr}`);
       assert.match(r.stderr, rule, inv.file);
-      assert.doesNotMatch(r.stderr, /\n\s+at /, `${inv.file}: no stack trace`);
-      const j = await fwup(['inspect', edk2Path(inv.file), '--cert', TEST_ROOT(), '--json'], { cwd: dir });
-      const e = json<CapsuleJson>(j).error!;
+      const e = json<CapsuleJson>(await fwup(['inspect', edk2Path(inv.file), '--cert', TEST_ROOT(), '--json'], { cwd: dir })).error!;
       assert.equal(e.code, inv.category === 'format' ? 'CAPSULE_INVALID' : 'IMAGE_SIGNATURE_INVALID', inv.file);
       assert.equal(e.exitCode, code);
     }
-    assert.equal(await hashTree(dir), before, 'inspect writes nothing');
   } finally {
     await cleanup();
   }
@@ -154,7 +215,7 @@ test('capsule inspect: the invalid fixtures are rejected with the rule that fail
 test('capsule inspect: verdicts without --cert, with a partial chain, and with an untrusted root', async () => {
   const { dir, cleanup } = await tempDir();
   try {
-    const signed = edk2Path('signed-sha256-mc.cap');
+    const signed = ownPath('signed-sha256-mc.cap');
     let r = await fwup(['inspect', signed, '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     let j = json<CapsuleJson>(r);
@@ -162,46 +223,44 @@ test('capsule inspect: verdicts without --cert, with a partial chain, and with a
     assert.equal(j.signature.status, 'not-verified');
 
     // edk2 allows a partial chain: the intermediate, or the signer itself, may be the trust anchor.
-    // TestCert.pem holds the signer's private key too, and a trust anchor must not: it is refused, and
-    // its certificate alone is trusted.
-    r = await fwup(['inspect', signed, '--cert', TEST_CERT(), '--json'], { cwd: dir });
-    assert.equal(r.code, EXIT.USAGE, r.stdout);
-    assert.equal(json<CapsuleJson>(r).error!.code, 'KEY_INVALID');
-    assert.match(json<CapsuleJson>(r).error!.message, /is a private key/);
-    assert.doesNotMatch(r.stdout, /PRIVATE KEY|MII/, 'the key is never printed');
-    const signerOnly = join(dir, 'signer-cert.pem');
-    writeFileSync(signerOnly, /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/.exec(readFileSync(TEST_CERT(), 'utf8'))![0]);
-    for (const anchor of [TEST_SUB(), signerOnly]) {
+    // A file holding a private key is refused as a trust anchor, and the key is never printed.
+    writeFileSync(join(dir, 'signer-and-key.pem'), readFileSync(OWN_CERTS.signer, 'latin1') + readFileSync(OWN_CERTS.signerKey, 'latin1'));
+    for (const withKey of [OWN_CERTS.signerKey, 'signer-and-key.pem']) {
+      r = await fwup(['inspect', signed, '--cert', withKey, '--json'], { cwd: dir });
+      assert.equal(r.code, EXIT.USAGE, r.stdout);
+      assert.equal(json<CapsuleJson>(r).error!.code, 'KEY_INVALID');
+      assert.match(json<CapsuleJson>(r).error!.message, /is a private key/);
+      assert.doesNotMatch(r.stdout, /PRIVATE KEY|MII/, 'the key is never printed');
+    }
+    for (const anchor of [OWN_CERTS.intermediate, OWN_CERTS.signer]) {
       r = await fwup(['inspect', signed, '--cert', anchor, '--json'], { cwd: dir });
       assert.equal(r.code, 0, `${anchor}: ${r.stdout}`);
       assert.equal(json<CapsuleJson>(r).capsule.payloads[0]!.signature.status, 'valid');
     }
 
     // A self-signed CA that signed nothing here: the signature is good, the chain is not trusted.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'other.key'), '-out', join(dir, 'other.pem'),
-      '-subj', '/CN=Other Root', '-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
-    r = await fwup(['inspect', signed, '--cert', 'other.pem', '--json'], { cwd: dir });
+    r = await fwup(['inspect', signed, '--cert', OWN_CERTS.untrustedRoot, '--json'], { cwd: dir });
     assert.equal(r.code, EXIT.SIGNATURE, r.stdout);
     j = json<CapsuleJson>(r);
     assert.equal(j.capsule.payloads[0]!.signature.status, 'unknown-key');
     assert.equal(j.error!.code, 'IMAGE_SIGNATURE_UNKNOWN_KEY');
-    assert.match(j.error!.message, /CN=TestCert.*not trusted/);
+    assert.match(j.error!.message, /CN=fwup TEST ONLY signer.*not trusted/);
 
     // The mixed capsule: one payload signed, one not; verdicts are per payload.
-    r = await fwup(['inspect', edk2Path('json-2payload-mixed.cap'), '--cert', TEST_ROOT(), '--json'], { cwd: dir });
+    r = await fwup(['inspect', ownPath('2payload-mixed.cap'), '--cert', OWN_CERTS.root, '--json'], { cwd: dir });
     j = json<CapsuleJson>(r);
     assert.deepEqual(j.capsule.payloads.map((p) => p.signature.status), ['valid', 'unsigned']);
 
     // Text output names the fields an operator looks for.
-    r = await fwup(['inspect', edk2Path('unsigned-persist-reset.cap')], { cwd: dir });
+    r = await fwup(['inspect', ownPath('unsigned-persist-reset.cap')], { cwd: dir });
     assert.equal(r.code, 0);
     for (const re of [/flags\s+0x000500A5 \(PersistAcrossReset, InitiateReset\)/, /oem flags\s+0x00A5/, /hardware instance\s+0x00A0000000000005/,
       /fw version\s+0x00030001/, /authenticated\s+no/, /signature\s+unsigned/, /verdict\s+OK/]) {
       assert.match(r.stdout, re);
     }
-    r = await fwup(['inspect', signed, '--cert', TEST_ROOT()], { cwd: dir });
+    r = await fwup(['inspect', signed, '--cert', OWN_CERTS.root], { cwd: dir });
     assert.match(r.stdout, /monotonic count\s+0x0020000000000001 \(9007199254740993\)/);
-    assert.match(r.stdout, /signature\s+valid \(signer .*CN=TestCert/);
+    assert.match(r.stdout, /signature\s+valid \(signer .*CN=fwup TEST ONLY signer/);
 
     // Certificate files that are missing or not certificates.
     r = await fwup(['inspect', signed, '--cert', 'nope.pem'], { cwd: dir });

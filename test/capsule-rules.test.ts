@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashTree, tempDir } from './helpers/cli.js';
 import { runInProcess } from './helpers/in-process.js';
-import { edk2Path, prng } from './helpers/capsule-fixtures.js';
+import { loadOwnManifest, ownCapsule, ownPath, OWN_CERTS, prng } from './helpers/capsule-fixtures.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { FwupError } from '../src/errors/fwup-error.js';
 import { parseCapsule } from '../src/image/capsule-format.js';
@@ -17,12 +17,14 @@ import { pemBlocks } from '../src/util/pem.js';
 
 /**
  * Every structural rule, each from bytes made to break exactly that rule. Offsets below are those of
- * the fixtures (manifest.json fileOffsets): unsigned-4k.cap has its image header at 48 and its
- * FMP_PAYLOAD_HEADER at 96; signed-sha256-mc.cap has EFI_FIRMWARE_IMAGE_AUTHENTICATION at 96.
+ * fwup's own fixtures (fixtures/capsules/manifest.json fileOffsets, the same as the edk2 corpus's):
+ * unsigned-4k.cap has its image header at 48 and its FMP_PAYLOAD_HEADER at 96; signed-sha256-mc.cap
+ * has EFI_FIRMWARE_IMAGE_AUTHENTICATION at 96. (fixtures/capsules/invalid holds one file per rule too.)
  */
-const unsigned = () => Buffer.from(readFileSync(edk2Path('unsigned-4k.cap')));
-const signed = () => Buffer.from(readFileSync(edk2Path('signed-sha256-mc.cap')));
-const twoPayloads = () => Buffer.from(readFileSync(edk2Path('json-2payload-mixed.cap')));
+const unsigned = () => Buffer.from(readFileSync(ownPath('unsigned-4k.cap')));
+const signed = () => Buffer.from(readFileSync(ownPath('signed-sha256-mc.cap')));
+const twoPayloads = () => Buffer.from(readFileSync(ownPath('2payload-mixed.cap')));
+const signedImageSize = ownCapsule(loadOwnManifest(), 'signed-sha256-mc.cap').payloads[0]!.updateImageSize;
 
 const u32 = (b: Buffer, at: number, v: number) => (b.writeUInt32LE(v, at), b);
 const u16 = (b: Buffer, at: number, v: number) => (b.writeUInt16LE(v, at), b);
@@ -68,7 +70,7 @@ const CASES: Array<{ rule: string; bytes: () => Buffer | Promise<Buffer>; messag
     message: /payload 0: UpdateImageSize 21 is too small for EFI_FIRMWARE_IMAGE_AUTHENTICATION \(32 bytes\)/,
   },
   { rule: 'dwLength > 24', bytes: () => u32(signed(), 104, 24), message: /payload 0: AuthInfo\.Hdr\.dwLength \(24\) <= 24: no CertData/ },
-  { rule: 'auth inside the update image', bytes: () => u32(signed(), 104, 0xffffff00), message: /payload 0: MonotonicCount \+ AuthInfo\.Hdr\.dwLength \(8 \+ 4294967040\) >= UpdateImageSize \(8965\)/ },
+  { rule: 'auth inside the update image', bytes: () => u32(signed(), 104, 0xffffff00), message: new RegExp(`payload 0: MonotonicCount \\+ AuthInfo\\.Hdr\\.dwLength \\(8 \\+ 4294967040\\) >= UpdateImageSize \\(${signedImageSize}\\)`) },
   { rule: 'wRevision 0x0200', bytes: () => u16(signed(), 108, 0x0100), message: /payload 0: AuthInfo\.Hdr\.wRevision 0x0100 != 0x0200/ },
   { rule: 'wCertificateType 0x0EF1', bytes: () => u16(signed(), 110, 0x0002), message: /payload 0: AuthInfo\.Hdr\.wCertificateType 0x0002 != 0x0EF1/ },
   { rule: 'CertType PKCS7', bytes: () => u32(signed(), 112, 0), message: /payload 0: AuthInfo\.CertType 00000000-68DF-49EE-8AA9-347D375665A7 != EFI_CERT_TYPE_PKCS7_GUID/ },
@@ -105,7 +107,7 @@ test('capsule rules: each rejection through `inspect` exits 5 (invalid image) an
     for (const [i, c] of CASES.entries()) await writeFile(join(dir, `bad-${i}.cap`), await c.bytes());
     const before = await hashTree(dir);
     for (const [i, c] of CASES.entries()) {
-      const r = await runInProcess(['inspect', `bad-${i}.cap`, '--cert', edk2Path('certs/TestRoot.pub.pem'), '--json'], dir);
+      const r = await runInProcess(['inspect', `bad-${i}.cap`, '--cert', OWN_CERTS.root, '--json'], dir);
       assert.equal(r.code, EXIT.INVALID_IMAGE, `${c.rule}: ${r.stdout}`);
       const e = (JSON.parse(r.stdout) as { error: { code: string; message: string; details: { rule: string } } }).error;
       assert.equal(e.code, 'CAPSULE_INVALID');
@@ -139,8 +141,8 @@ test('capsule dependency: edk2 ValidateDependency semantics and a well-formed ex
 });
 
 test('capsule image header versions 1 and 2: shorter headers, authentication recognised by its WIN_CERTIFICATE header', async () => {
-  const root = pemBlocks(readFileSync(edk2Path('certs/TestRoot.pub.pem'), 'latin1'))[0]!.der;
-  const trust = await loadTrustStore([{ name: 'TestRoot', der: root }]);
+  const root = pemBlocks(readFileSync(OWN_CERTS.root, 'latin1'))[0]!.der;
+  const trust = await loadTrustStore([{ name: 'test-root', der: root }]);
   // signed-sha256-mc.cap with its v3 header cut down: v2 drops ImageCapsuleSupport (bytes 88..96),
   // v1 also UpdateHardwareInstance (80..88). Nothing signed moves, so the signature still verifies.
   for (const [version, cut] of [[2, 8], [1, 16]] as const) {

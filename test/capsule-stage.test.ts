@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fwup, json, tempDir, hashTree, SHARED_FIXTURES } from './helpers/cli.js';
+import { fwup, json, tempDir, hashTree } from './helpers/cli.js';
+import { loadOwnManifest, ownCapsule, ownPath, OWN_CERTS } from './helpers/capsule-fixtures.js';
 import { statusJson, withFirmware, withPlatform } from './helpers/machine.js';
 import { activeSlotHeader, setSecurityFloor } from './helpers/memory-platform.js';
 import { plantImage } from './helpers/plant.js';
@@ -11,8 +12,9 @@ import { REQUEST_FLAGS } from '../src/storage/variables.js';
 import { capsuleFormat } from '../src/image/formats/capsule.js';
 import { createHash } from 'node:crypto';
 
-const CAPS = join(SHARED_FIXTURES, 'edk2-capsules');
-const ROOT = join(CAPS, 'certs', 'TestRoot.pub.pem');
+/** fwup's own capsule fixtures (fixtures/capsules/) and their TEST ONLY root CA. */
+const CAP = ownPath;
+const ROOT = OWN_CERTS.root;
 const SIGNED_GUID = '969DFDB3-EEDA-47C5-899E-698081F8189F'; // signed-sha256-mc.cap
 const UNSIGNED_GUID = '050B1160-7519-4C47-A2DE-1C97EA5F5406'; // unsigned-4k.cap
 
@@ -26,7 +28,7 @@ test('capsule on the emulated machine: a signed capsule for its image type stage
   const { dir, cleanup } = await tempDir();
   try {
     const t = await machine(dir, SIGNED_GUID);
-    let r = await fwup(['stage', join(CAPS, 'signed-sha256-mc.cap'), '--target', t, '--json'], { cwd: dir });
+    let r = await fwup(['stage', CAP('signed-sha256-mc.cap'), '--target', t, '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.stdout);
     const st = json<{ image: { format: string; signature: { status: string } } }>(r);
     assert.equal(st.image.format, 'capsule');
@@ -35,8 +37,7 @@ test('capsule on the emulated machine: a signed capsule for its image type stage
     assert.equal(r.code, 0, r.stdout);
     const s = await statusJson(dir, t);
     assert.equal(s.firmware.versionNumber, 0x310);
-    const manifest = JSON.parse(await readFile(join(CAPS, 'manifest.json'), 'utf8')) as { capsules: Array<{ file: string; payloads: Array<{ payloadSha256: string }> }> };
-    const expected = manifest.capsules.find((c) => c.file === 'signed-sha256-mc.cap')!.payloads[0]!.payloadSha256;
+    const expected = ownCapsule(loadOwnManifest(), 'signed-sha256-mc.cap').payloads[0]!.payloadSha256;
     withPlatform(join(dir, 'm'), (p) => {
       assert.equal(activeSlotHeader(p).payloadSha256, expected, 'the slot holds exactly the capsule payload, and verifies');
     });
@@ -58,7 +59,7 @@ test('capsule on the emulated machine: wrong image type, unsigned, bad signature
       const sub = join(dir, what.replace(/\W+/g, '-'));
       await fwup(['machine', 'init', join(sub, 'm'), '--cpus', '1', '--flash-size', '1M', '--trust-cert', ROOT, '--image-type-guid', guid], { cwd: dir });
       const before = await hashTree(sub);
-      const r = await fwup(['stage', join(CAPS, file), '--target', `emu:${join(sub, 'm')}`, '--json'], { cwd: dir });
+      const r = await fwup(['stage', CAP(file), '--target', `emu:${join(sub, 'm')}`, '--json'], { cwd: dir });
       assert.equal(r.code, code, `${what}: ${r.stdout}`);
       assert.equal(json<{ error: { code: string } }>(r).error.code, err, what);
       assert.equal(await hashTree(sub), before, `${what}: unchanged`);
@@ -66,7 +67,7 @@ test('capsule on the emulated machine: wrong image type, unsigned, bad signature
     // A capsule carries no security version: a machine whose counter went above 0 refuses it.
     const t = await machine(dir, SIGNED_GUID);
     withFirmware(join(dir, 'm'), (v) => setSecurityFloor(v, 1));
-    const r = await fwup(['stage', join(CAPS, 'signed-sha256-mc.cap'), '--target', t, '--json'], { cwd: dir });
+    const r = await fwup(['stage', CAP('signed-sha256-mc.cap'), '--target', t, '--json'], { cwd: dir });
     assert.equal(r.code, EXIT.POLICY);
     assert.equal(json<{ error: { code: string } }>(r).error.code, 'POLICY_SECURITY_VERSION');
   } finally {
@@ -78,7 +79,7 @@ test('capsule on the emulated machine: the firmware refuses a planted capsule wh
   const { dir, cleanup } = await tempDir();
   try {
     const t = await machine(dir, SIGNED_GUID);
-    const bad = await readFile(join(CAPS, 'invalid', 'signed-payload-byte-flipped.cap'));
+    const bad = await readFile(CAP('invalid/signed-payload-byte-flipped.cap'));
     const slotB = () => withPlatform(join(dir, 'm'), (p) => createHash('sha256').update(p.flash.read(p.map.SLOT_B.offset, p.map.SLOT_B.size)).digest('hex'));
     const before = slotB();
     withPlatform(join(dir, 'm'), (p) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fwup, REPO_ROOT, tempDir } from './helpers/cli.js';
-import { edk2Path, TEST_ROOT } from './helpers/capsule-fixtures.js';
+import { ownPath, OWN_CERTS } from './helpers/capsule-fixtures.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 
 /**
@@ -29,13 +29,13 @@ test('start-up: --version and inspect of a .fwup image never load pkijs; a capsu
     r = await fwup(['pack', fwupImage, '-o', 'x.fwup', '--version', '1'], { cwd: dir, env });
     assert.equal(r.code, 0, r.stderr);
     // Only signed payloads need pkijs: an unsigned capsule is parsed without it.
-    r = await fwup(['inspect', edk2Path('unsigned-4k.cap')], { cwd: dir, env });
+    r = await fwup(['inspect', ownPath('unsigned-4k.cap')], { cwd: dir, env });
     assert.equal(r.code, 0, r.stderr);
 
-    r = await fwup(['inspect', edk2Path('signed-64k.cap'), '--cert', TEST_ROOT()], { cwd: dir, env });
+    r = await fwup(['inspect', ownPath('signed-64k.cap'), '--cert', OWN_CERTS.root], { cwd: dir, env });
     assert.equal(r.code, EXIT.INTERNAL, 'the hook really refuses pkijs');
     assert.match(r.stderr, /REFUSED pkijs/);
-    r = await fwup(['inspect', edk2Path('signed-64k.cap'), '--cert', TEST_ROOT()], { cwd: dir });
+    r = await fwup(['inspect', ownPath('signed-64k.cap'), '--cert', OWN_CERTS.root], { cwd: dir });
     assert.equal(r.code, 0, 'and without the hook the bundle loads pkijs lazily');
   } finally {
     await cleanup();

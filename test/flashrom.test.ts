@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { FlashromOutputParser, type FlashromProgress } from '../src/targets/flashrom/flashrom-output.js';
 import { ifdRegions } from '../src/targets/flashrom/flash-regions.js';
-import { REPO_ROOT, SHARED_FIXTURES, fwup, hashTree, json, prngBytes, tempDir, xorByte, type RunResult } from './helpers/cli.js';
+import { REPO_ROOT, fwup, hashTree, json, prngBytes, tempDir, xorByte, type RunResult } from './helpers/cli.js';
 import { fakeExec } from './helpers/fake-exec.js';
 import { runInProcess } from './helpers/in-process.js';
 import { FLASHROM, needs } from './helpers/requirements.js';
@@ -182,7 +182,7 @@ flashromTest('flashrom: wrong-size images, a missing chip, a bad programmer and 
       { what: 'a layout flashrom would reject', args: ['high.bin', '--allow-unsigned', '--region', 'high', '--layout', 'commented.txt'], code: EXIT.USAGE, err: 'USAGE', msg: /commented\.txt:1: not a layout line/ },
       { what: 'unknown region', args: ['full.bin', '--allow-unsigned', '--region', 'ec', '--layout', 'layout.txt'], code: EXIT.USAGE, err: 'USAGE', msg: /no region "ec"/ },
       { what: 'no IFD on the chip', args: ['full.bin', '--allow-unsigned', '--region', 'bios', '--ifd'], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /no usable Intel Flash Descriptor/ },
-      { what: 'a capsule', args: [join(SHARED_FIXTURES, 'edk2-capsules', 'unsigned-4k.cap'), '--allow-unsigned'], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /not a flash image/ },
+      { what: 'a capsule', args: [join(REPO_ROOT, 'fixtures', 'capsules', 'unsigned-4k.cap'), '--allow-unsigned'], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /not a flash image/ },
     ];
     for (const k of cases) {
       const before = await c.snapshot();

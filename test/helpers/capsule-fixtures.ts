@@ -3,20 +3,38 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHARED_FIXTURES } from './cli.js';
+import { REPO_ROOT } from './cli.js';
+import { edk2CorpusDir } from './requirements.js';
 
 /**
- * The shared edk2 capsule fixtures, read in place (never copied into the repository). A missing
- * folder fails the test with a clear message: a skipped fixture test proves nothing.
+ * Two sets of capsule fixtures with manifests of the same shape:
+ * - fwup's own, committed in fixtures/capsules/ (scripts/make-capsule-fixtures.mjs): every capsule
+ *   test runs on these with Node alone;
+ * - the external edk2 corpus (FWUP_EDK2_CORPUS, default ../shared/fixtures/edk2-capsules), read in
+ *   place: the byte-compatibility cross-check against edk2's GenerateCapsule. Tests that read it gate
+ *   on `needs(t, EDK2_CORPUS())`; edk2Path throws if one forgot to.
  */
-export const EDK2_DIR = join(SHARED_FIXTURES, 'edk2-capsules');
+export const EDK2_DIR = edk2CorpusDir();
 
 export function edk2Path(rel: string): string {
   if (!existsSync(join(EDK2_DIR, 'manifest.json'))) {
-    throw new Error(`the shared edk2 capsule fixtures are missing: expected ${EDK2_DIR}/manifest.json (CI lays ../shared beside the clone)`);
+    throw new Error(`the edk2 capsule corpus is missing: expected ${EDK2_DIR}/manifest.json; gate the test with needs(t, EDK2_CORPUS())`);
   }
   return join(EDK2_DIR, rel);
 }
+
+export const OWN_DIR = join(REPO_ROOT, 'fixtures', 'capsules');
+export const ownPath = (rel: string): string => join(OWN_DIR, rel);
+/** fwup's TEST ONLY CA (fixtures/capsules/certs/README.md). */
+export const OWN_CERTS = {
+  root: ownPath('certs/test-root.crt'),
+  intermediate: ownPath('certs/test-intermediate.crt'),
+  signer: ownPath('certs/test-signer.crt'),
+  signerKey: ownPath('certs/test-signer.key'),
+  untrustedRoot: ownPath('certs/untrusted-root.crt'),
+  untrustedSigner: ownPath('certs/untrusted-signer.crt'),
+  untrustedSignerKey: ownPath('certs/untrusted-signer.key'),
+} as const;
 
 export const TEST_ROOT = () => edk2Path('certs/TestRoot.pub.pem');
 export const TEST_SUB = () => edk2Path('certs/TestSub.pub.pem');
@@ -75,8 +93,71 @@ export interface Manifest {
   invalid: ManifestInvalid[];
 }
 
+/** The edk2 corpus's manifest. */
 export function loadManifest(): Manifest {
   return JSON.parse(readFileSync(edk2Path('manifest.json'), 'utf8')) as Manifest;
+}
+
+export interface OwnPayload extends ManifestPayload {
+  dependency: { size: number; expression: string } | null;
+  vendorCodeSha256: string | null;
+  /** The signer's certificate (relative to fixtures/capsules), null when unsigned. */
+  signer: string | null;
+}
+
+export interface OwnCapsule extends Omit<ManifestCapsule, 'command' | 'payloads'> {
+  description: string;
+  payloads: OwnPayload[];
+}
+
+export interface OwnPatch {
+  op: string;
+  what: string;
+  at?: number;
+  old?: number | string;
+  new?: number | string;
+  mask?: number;
+  oldLength?: number;
+  newLength?: number;
+}
+
+export interface OwnInvalid {
+  file: string;
+  size: number;
+  sha256: string;
+  category: 'format' | 'auth';
+  reason: string;
+  derivedFrom: string | null;
+  built: string | null;
+  patch: OwnPatch[];
+  /** The FwupError code: of capsuleFormat.verify (format) or of the report (auth). */
+  error: 'CAPSULE_INVALID' | 'IMAGE_SIGNATURE_INVALID' | 'IMAGE_SIGNATURE_UNKNOWN_KEY';
+  /** A regular expression the error message matches. */
+  message: string;
+  /** What `fwup inspect` says instead, when detection by the capsule GUID already fails. */
+  cliError?: string;
+  /** Payload 0's offsets (auth only), for openssl. */
+  fileOffsets: SignedOffsets | null;
+  /** openssl's verdict (auth only): "failed", or "ok" where fwup is stricter (opensslDivergence). */
+  signatureVerify: 'ok' | 'failed' | null;
+  opensslDivergence?: string;
+}
+
+export interface OwnManifest {
+  certs: Record<string, { file: string; key: string; subject: string; issuer: string; ca: boolean; sha256Fingerprint: string; keyId: string }>;
+  capsules: OwnCapsule[];
+  invalid: OwnInvalid[];
+}
+
+/** fixtures/capsules/manifest.json. */
+export function loadOwnManifest(): OwnManifest {
+  return JSON.parse(readFileSync(ownPath('manifest.json'), 'utf8')) as OwnManifest;
+}
+
+export function ownCapsule(m: OwnManifest, file: string): OwnCapsule {
+  const c = m.capsules.find((x) => x.file === file);
+  if (!c) throw new Error(`fixtures/capsules/manifest.json has no ${file}`);
+  return c;
 }
 
 /** The fixtures' payload PRNG (README "How the files were made"). */

@@ -8,7 +8,6 @@ import { SeededRandom } from '../../src/storage/fault-flash.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 export const FWUP_BIN = join(REPO_ROOT, 'bin', 'fwup.js');
-export const SHARED_FIXTURES = resolve(REPO_ROOT, '..', 'shared', 'fixtures');
 
 export interface RunResult {
   code: number;

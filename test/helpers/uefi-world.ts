@@ -1,16 +1,16 @@
-/** The fixture world of the uefi tests: a sysroot with an ESRT, fwup's state directory, the edk2 capsules. */
-import { test } from 'node:test';
+/** The fixture world of the uefi tests: a sysroot with an ESRT, fwup's state directory, fwup's own capsule fixtures. */
+import { test, type TestContext } from 'node:test';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, fwup, hashTree, tempDir, type RunResult } from './cli.js';
 import { makeSysroot, type EsrtFixture, type SysrootOptions } from './sysroot.js';
-import { EDK2_CORPUS, edk2CorpusDir, needs } from './requirements.js';
+import { OWN_DIR } from './capsule-fixtures.js';
 
-export const CAPS = edk2CorpusDir();
+export const CAPS = OWN_DIR;
 export const CAP = (n: string) => join(CAPS, n);
 export const RECORDER = join(REPO_ROOT, 'dist', 'test', 'helpers', 'record-argv.js');
 
-// The fixtures' payload GUIDs and versions (from their manifest.json).
+// The fixtures' payload GUIDs and versions (fixtures/capsules/manifest.json; the same as in the edk2 corpus).
 export const SYS_FW = '050B1160-7519-4C47-A2DE-1C97EA5F5406'; // unsigned-4k 0x20A, unsigned-persist 0x20B
 export const DEV_FW = 'B9013687-CD7C-4981-AFD7-255F0F32FE17'; // unsigned-persist-reset 0x30001 (InitiateReset)
 export const SIGNED_FW = '969DFDB3-EEDA-47C5-899E-698081F8189F'; // signed-sha256-mc 0x310, lsv 0x300
@@ -21,15 +21,9 @@ export const ESRT: EsrtFixture[] = [
   { fwClass: SIGNED_FW, fwVersion: 0x300, lowestSupportedFwVersion: 0x300 },
 ];
 
-/**
- * A uefi test: these use the edk2 capsule corpus, so without it they are skipped with the reason (and
- * fail under FWUP_TEST_REQUIRE_ALL, as in CI).
- */
-export function uefiTest(name: string, fn: () => Promise<void>): void {
-  test(name, async (t) => {
-    if (!needs(t, EDK2_CORPUS())) return;
-    await fn();
-  });
+/** A uefi test: it runs on fwup's own capsule fixtures, so it needs nothing beyond Node. */
+export function uefiTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  test(name, fn);
 }
 
 export interface World {
