@@ -46,7 +46,8 @@ test('fresh clone: a clone in an empty directory, without ../shared, with only n
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.out}`);
     }
     const r = step(['--test', '--test-reporter=tap', ...SUITES.map((s) => `dist/test/${s}.test.js`)]);
-    assert.equal(r.status, 0, r.out.slice(-4000));
+    const failed = r.stdout.split('\n').flatMap((l, i, all) => (/^\s*not ok /.test(l) ? [all.slice(i, i + 12).join('\n')] : []));
+    assert.equal(r.status, 0, failed.length ? failed.join('\n') : r.out.slice(-4000));
     const skipped = r.stdout.split('\n').filter((l) => / # SKIP /.test(l));
     assert.ok(skipped.length > 0, 'the flashrom and corpus suites skip here');
     for (const l of skipped) assert.match(l, /# SKIP .*(install|FWUP_EDK2_CORPUS|set )/, `a skip says how to enable it: ${l}`);
