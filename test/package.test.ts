@@ -18,7 +18,7 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('package: npm pack ships bin, the bundle and the man page; installed into a prefix, fwup runs: --version, stage and a warm apply', async (t) => {
+test('package: npm pack ships bin, the bundle and the man page; installed into a prefix (and through npx), fwup runs: --version, stage and a warm apply', async (t) => {
   if (!needs(t, program('npm', ['--version'], 'npm (it comes with Node) is needed to pack and install the package'))) return;
   const { dir, cleanup } = await tempDir('fwup-pkg-');
   try {
@@ -48,6 +48,10 @@ test('package: npm pack ships bin, the bundle and the man page; installed into a
     const version = run(bin, ['--version', '--json'], dir, env);
     assert.equal(version.status, 0, version.stderr);
     assert.equal(json<{ version: string }>({ code: 0, stdout: version.stdout, stderr: '' }).version, '0.1.0');
+    // npx runs the tarball the same way (its own install, in npm's cache).
+    const npx = run('npm', ['exec', '--yes', '--prefer-offline', '--package', join(dir, info!.filename), '--', 'fwup', '--version'], dir, { HOME: process.env.HOME ?? home });
+    assert.equal(npx.status, 0, npx.stderr);
+    assert.equal(npx.stdout, '0.1.0\n');
     const steps: string[][] = [
       ['machine', 'init', 'm', '--cpus', '4', '--flash-size', '2M'],
       ['stage', join(REPO_ROOT, 'fixtures', 'images', 'fw-2.0.0-unsigned.fwup'), '--target', 'emu:m', '--allow-unsigned'],
