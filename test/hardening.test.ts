@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT } from '../src/errors/exit-codes.js';
@@ -98,6 +98,19 @@ test('hardening: control characters from an image never reach the terminal raw (
   }
 });
 
+/** Write zeros into `file` until the file system is full (ENOSPC). */
+function fillDisk(file: string): void {
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(4096);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 test('hardening: a full disk (a small tmpfs) is a clear error: no key, no machine and no temporary file is left behind', async (t) => {
   if (process.getuid?.() !== 0) {
     t.skip('mounting a small tmpfs needs root');
@@ -105,11 +118,11 @@ test('hardening: a full disk (a small tmpfs) is a clear error: no key, no machin
   }
   const { dir, cleanup } = await tempDir();
   const mnt = join(dir, 'small');
-  execFileSync('mkdir', [mnt]);
+  mkdirSync(mnt);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt]);
   if (mounted.status !== 0) {
     await cleanup();
-    t.skip(`cannot mount a tmpfs here: ${String(mounted.stderr).trim()}`);
+    t.skip(`cannot mount a tmpfs here (${mounted.error?.message ?? String(mounted.stderr).trim()}): run the tests as root where mount(8) works`);
     return;
   }
   try {
@@ -122,7 +135,7 @@ test('hardening: a full disk (a small tmpfs) is a clear error: no key, no machin
     assert.ok(e.hint);
     assert.deepEqual(readdirSync(mnt), [], 'nothing left behind');
     // Fill the disk, then a key pair cannot be written: no 0-byte key appears.
-    spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
+    fillDisk(join(mnt, 'fill'));
     const k = await fwup(['keygen', join(mnt, 'rel'), '--json'], { cwd: dir });
     assert.equal(k.code, EXIT.FAILURE, k.stdout);
     assert.equal(json<{ error: { code: string } }>(k).error.code, 'FILE_IO');

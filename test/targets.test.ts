@@ -6,6 +6,7 @@ import { EXIT } from '../src/errors/exit-codes.js';
 import { REPO_ROOT, fwup, hashTree, json, tempDir } from './helpers/cli.js';
 import { initMachine } from './helpers/machine.js';
 import { makeSysroot } from './helpers/sysroot.js';
+import { FLASHROM } from './helpers/requirements.js';
 
 const IMG = join(REPO_ROOT, 'fixtures', 'images', 'fw-2.0.0-signed.fwup');
 
@@ -22,8 +23,10 @@ test('targets: lists the default machine and the ones beside it, flashrom and it
     assert.equal(r.code, 0, r.stderr);
     let t = json<Targets>(r);
     assert.deepEqual(t.emu, [], 'no machine yet, and none is created by listing');
-    assert.equal(t.flashrom.found, true);
-    assert.ok(t.flashrom.version, 'flashrom reports a version string');
+    // Whether flashrom is here is a fact of this host: the listing must agree with it.
+    assert.equal(t.flashrom.found, FLASHROM().ok);
+    if (t.flashrom.found) assert.ok(t.flashrom.version, 'flashrom reports a version string');
+    else assert.equal(t.flashrom.version, null);
     assert.equal(t.uefi.available, false);
 
     assert.equal((await fwup(['machine', 'init', '--flash-size', '4M'], { cwd: dir })).code, 0);
