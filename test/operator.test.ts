@@ -164,7 +164,7 @@ test('standard input: inspect -, stage - and pack - read a pipe (spooled, then r
     assert.equal(p.code, 0, p.stdout);
     const direct = await fwup(['pack', PAYLOAD, '-o', 'from-file.fwup', '--version', '2.0.0', '--json'], { cwd: dir });
     assert.equal(json<{ payloadSha256: string }>(p).payloadSha256, json<{ payloadSha256: string }>(direct).payloadSha256);
-    assert.deepEqual(readdirSync(join(state, 'tmp')), [], 'every spool was removed');
+    assert.deepEqual(readdirSync(join(state, 'fwup', 'tmp')), [], 'every spool was removed');
   } finally {
     await cleanup();
   }
