@@ -16,6 +16,25 @@ import { DOWNLOAD_DEFAULTS } from '../src/core/download.js';
 import { parseSeconds, parseSize } from '../src/util/units.js';
 import { REPO_ROOT } from './helpers/cli.js';
 
+
+/** A layout as the docs tables show it: each field's offset, size and name. */
+interface DocumentedLayout {
+  name: string;
+  fields: ReadonlyArray<{ name: string }>;
+  offsetOf(n: string): number;
+  sizeOf(n: string): number;
+}
+
+/** Every field of every layout is a row `| offset | size | name |` of the document. */
+function assertLayoutsDocumented(doc: string, layouts: readonly DocumentedLayout[]): void {
+  for (const layout of layouts) {
+    for (const f of layout.fields) {
+      const re = new RegExp(`^\\| ${layout.offsetOf(f.name)} \\| ${layout.sizeOf(f.name)} \\| ${f.name} \\|`, 'm');
+      assert.match(doc, re, `${layout.name}.${f.name} at ${layout.offsetOf(f.name)}`);
+    }
+  }
+}
+
 test('docs/image-format.md lists every header field at the offset and size the layout declares', async () => {
   const doc = await readFile(join(REPO_ROOT, 'docs', 'image-format.md'), 'utf8');
   for (const f of fwupHeaderLayout.fields) {
@@ -27,18 +46,8 @@ test('docs/image-format.md lists every header field at the offset and size the l
 
 test('docs/capsule-format.md lists every capsule struct field at the offset and size its layout declares', async () => {
   const doc = await readFile(join(REPO_ROOT, 'docs', 'capsule-format.md'), 'utf8');
-  const layouts = [capsuleHeaderLayout, fmpCapsuleHeaderLayout, imageHeaderV3Layout, firmwareImageAuthLayout, fmpPayloadHeaderLayout] as unknown as Array<{
-    name: string;
-    fields: ReadonlyArray<{ name: string }>;
-    offsetOf(n: string): number;
-    sizeOf(n: string): number;
-  }>;
-  for (const layout of layouts) {
-    for (const f of layout.fields) {
-      const re = new RegExp(`^\\| ${layout.offsetOf(f.name)} \\| ${layout.sizeOf(f.name)} \\| ${f.name} \\|`, 'm');
-      assert.match(doc, re, `${layout.name}.${f.name} at ${layout.offsetOf(f.name)}`);
-    }
-  }
+  const layouts: DocumentedLayout[] = [capsuleHeaderLayout, fmpCapsuleHeaderLayout, imageHeaderV3Layout, firmwareImageAuthLayout, fmpPayloadHeaderLayout];
+  assertLayoutsDocumented(doc, layouts);
 });
 
 test('docs/network.md lists every download error code, and fetch, DOWNLOAD_DEFAULTS and the docs agree on defaults', async () => {
@@ -111,16 +120,6 @@ test('docs/emulated-platform.md lists every field of the boot record, the key st
   const { keyStoreHeaderLayout } = await import('../src/storage/key-store.js');
   const { updateRequestCodec } = await import('../src/storage/variables.js');
   const doc = await readFile(join(REPO_ROOT, 'docs', 'emulated-platform.md'), 'utf8');
-  const layouts = [bootRecordLayout, keyStoreHeaderLayout, updateRequestCodec.layout] as unknown as Array<{
-    name: string;
-    fields: ReadonlyArray<{ name: string }>;
-    offsetOf(n: string): number;
-    sizeOf(n: string): number;
-  }>;
-  for (const layout of layouts) {
-    for (const f of layout.fields) {
-      const re = new RegExp(`^\\| ${layout.offsetOf(f.name)} \\| ${layout.sizeOf(f.name)} \\| ${f.name} \\|`, 'm');
-      assert.match(doc, re, `${layout.name}.${f.name} at ${layout.offsetOf(f.name)}`);
-    }
-  }
+  const layouts: DocumentedLayout[] = [bootRecordLayout, keyStoreHeaderLayout, updateRequestCodec.layout];
+  assertLayoutsDocumented(doc, layouts);
 });

@@ -58,12 +58,11 @@ function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
   return COMMANDS;
 }
 
-/** Global flags that take no command of their own; `fwup --json` alone is still a bare `fwup`. */
-const BARE_FLAGS = new Set(['--json', '-q', '--quiet', '-v', '--verbose', '--no-color']);
-
 /** '' for `fwup` with no command, the group's name for `fwup machine` alone, null otherwise. */
 function bareGroup(argv: readonly string[]): string | null {
-  const words = argv.filter((a) => !BARE_FLAGS.has(a));
+  // The global switches name no command: `fwup --json` alone is still a bare `fwup`.
+  const switches = new Set(GLOBAL_OPTIONS.filter((o) => !o.flags.includes('<')).flatMap((o) => o.flags.split(', ')));
+  const words = argv.filter((a) => !switches.has(a));
   if (words.length === 0) return '';
   const groups = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
   if (words.length === 1 && groups.has(words[0]!)) return words[0]!;

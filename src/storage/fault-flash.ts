@@ -1,5 +1,6 @@
 import { FwupError } from '../errors/fwup-error.js';
-import { ERASED, type Flash, type FlashGeometry, type FlashStats } from './flash.js';
+import { ERASED, type Flash } from './flash.js';
+import { ForwardingFlash } from './forwarding-flash.js';
 
 /**
  * Seeded fault injection around any Flash (as flashrom's fault programmer wraps another backend).
@@ -54,25 +55,18 @@ export class SeededRandom {
   }
 }
 
-export class FaultyFlash implements Flash {
+export class FaultyFlash extends ForwardingFlash {
   /** Mutating operations started so far (the torn one included). */
   operations = 0;
   powerLost = false;
   private readonly rng: SeededRandom;
 
-  constructor(private readonly inner: Flash, private readonly plan: FaultPlan) {
+  constructor(inner: Flash, private readonly plan: FaultPlan) {
+    super(inner);
     this.rng = new SeededRandom(plan.seed ?? 1);
   }
 
-  get geometry(): FlashGeometry {
-    return this.inner.geometry;
-  }
-
-  get stats(): Readonly<FlashStats> {
-    return this.inner.stats;
-  }
-
-  read(offset: number, length: number, into?: Buffer): Buffer {
+  override read(offset: number, length: number, into?: Buffer): Buffer {
     this.requirePower();
     const out = this.inner.read(offset, length, into);
     if (this.plan.readBitFlipRate && length > 0 && this.rng.chance(this.plan.readBitFlipRate)) {
@@ -82,7 +76,7 @@ export class FaultyFlash implements Flash {
     return out;
   }
 
-  program(offset: number, data: Uint8Array): void {
+  override program(offset: number, data: Uint8Array): void {
     const n = this.begin();
     if (n === this.plan.tornAt) {
       this.tornProgram(offset, data);
@@ -91,7 +85,7 @@ export class FaultyFlash implements Flash {
     this.inner.program(offset, data);
   }
 
-  erase(offset: number, length: number): void {
+  override erase(offset: number, length: number): void {
     const n = this.begin();
     if (n === this.plan.tornAt) {
       this.tornErase(offset, length);
@@ -100,13 +94,9 @@ export class FaultyFlash implements Flash {
     this.inner.erase(offset, length);
   }
 
-  sync(): void {
+  override sync(): void {
     this.requirePower();
     this.inner.sync();
-  }
-
-  close(): void {
-    this.inner.close();
   }
 
   private requirePower(): void {

@@ -1,4 +1,4 @@
-import type { Flash, FlashGeometry, FlashStats } from './flash.js';
+import { ForwardingFlash } from './forwarding-flash.js';
 import { checkEraseAlignment, checkProgramAlignment, checkProgramBits, checkRange, ERASED } from './flash.js';
 
 /** One write that reached the chip, in order. */
@@ -12,39 +12,17 @@ export interface FlashOp {
  * Records every program and erase that reaches the chip, so a command's plan is the list of what its
  * code did: a real run records what it wrote, a dry run (over an OverlayFlash) what it would have.
  */
-export class RecordingFlash implements Flash {
+export class RecordingFlash extends ForwardingFlash {
   readonly ops: FlashOp[] = [];
 
-  constructor(private readonly inner: Flash) {}
-
-  get geometry(): FlashGeometry {
-    return this.inner.geometry;
-  }
-
-  get stats(): Readonly<FlashStats> {
-    return this.inner.stats;
-  }
-
-  read(offset: number, length: number, into?: Buffer): Buffer {
-    return this.inner.read(offset, length, into);
-  }
-
-  program(offset: number, data: Uint8Array): void {
+  override program(offset: number, data: Uint8Array): void {
     this.inner.program(offset, data);
     this.ops.push({ op: 'program', offset, length: data.length });
   }
 
-  erase(offset: number, length: number): void {
+  override erase(offset: number, length: number): void {
     this.inner.erase(offset, length);
     this.ops.push({ op: 'erase', offset, length });
-  }
-
-  sync(): void {
-    this.inner.sync();
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }
 
@@ -53,20 +31,10 @@ export class RecordingFlash implements Flash {
  * the blocks they touch (with the NOR rules), reads see them, and the chip underneath never changes.
  * `--dry-run` runs the real code path over it.
  */
-export class OverlayFlash implements Flash {
+export class OverlayFlash extends ForwardingFlash {
   private readonly blocks = new Map<number, Buffer>();
 
-  constructor(private readonly inner: Flash) {}
-
-  get geometry(): FlashGeometry {
-    return this.inner.geometry;
-  }
-
-  get stats(): Readonly<FlashStats> {
-    return this.inner.stats;
-  }
-
-  read(offset: number, length: number, into?: Buffer): Buffer {
+  override read(offset: number, length: number, into?: Buffer): Buffer {
     checkRange(this.geometry, offset, length, 'read');
     const out = this.inner.read(offset, length, into);
     if (this.blocks.size === 0) return out;
@@ -81,7 +49,7 @@ export class OverlayFlash implements Flash {
     return out;
   }
 
-  program(offset: number, data: Uint8Array): void {
+  override program(offset: number, data: Uint8Array): void {
     checkRange(this.geometry, offset, data.length, 'program');
     checkProgramAlignment(this.geometry, offset, data.length);
     checkProgramBits(this.read(offset, data.length), data, offset);
@@ -96,18 +64,15 @@ export class OverlayFlash implements Flash {
     }
   }
 
-  erase(offset: number, length: number): void {
+  override erase(offset: number, length: number): void {
     checkRange(this.geometry, offset, length, 'erase');
     checkEraseAlignment(this.geometry, offset, length);
     const b = this.geometry.blockSize;
     for (let blk = offset / b; blk < (offset + length) / b; blk++) this.blocks.set(blk, Buffer.alloc(b, ERASED));
   }
 
-  sync(): void {}
-
-  close(): void {
-    this.inner.close();
-  }
+  /** Nothing reaches the chip, so there is nothing to make durable. */
+  override sync(): void {}
 
   private block(blk: number): Buffer {
     let s = this.blocks.get(blk);
