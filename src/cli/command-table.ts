@@ -38,6 +38,13 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { flags: '--sysroot <dir>', description: 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)' },
 ];
 
+/** The emulated machine's Redfish BMC (machine start and run). */
+const BMC_OPTIONS: OptionSpec[] = [
+  { flags: '--redfish <host:port>', description: 'serve a Redfish BMC for the machine there (port 0: any free port); credentials from FWUP_REDFISH_USER/FWUP_REDFISH_PASSWORD, else generated and shown once' },
+  { flags: '--tls', description: 'with --redfish: HTTPS with a self-signed certificate made at start (written to redfish-tls.crt in the machine directory)' },
+  { flags: '--allow-unsigned', description: 'with --redfish: take unsigned images (development machines only, as stage --allow-unsigned)' },
+];
+
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'keygen',
@@ -252,9 +259,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'machine start',
     args: '',
-    summary: 'run the emulated machine in the background (pid file, control socket and log in its directory)',
-    options: [],
-    examples: ['fwup machine start', 'fwup machine start --target emu:lab/m1'],
+    summary: 'run the emulated machine in the background (pid file, control socket and log in its directory), optionally with a Redfish BMC',
+    options: BMC_OPTIONS,
+    examples: ['fwup machine start', 'fwup machine start --target emu:lab/m1', 'fwup machine start --redfish 127.0.0.1:8443 --tls'],
     load: () => import('./commands/machine-service.js'),
     action: 'start',
   },
@@ -262,7 +269,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'machine run',
     args: '',
     summary: 'run the emulated machine in the foreground until it is stopped (what machine start launches)',
-    options: [],
+    options: BMC_OPTIONS,
     examples: ['fwup machine run'],
     load: () => import('./commands/machine-service.js'),
     action: 'run',

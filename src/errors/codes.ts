@@ -73,6 +73,15 @@ export const ERROR_CODES = {
   NET_FAILED: EXIT.NETWORK,
   CACHE_BUSY: EXIT.BUSY,
 
+  CREDENTIALS_MISSING: EXIT.PERMISSION,
+  CREDENTIALS_INSECURE: EXIT.PERMISSION,
+  REDFISH_AUTH: EXIT.PERMISSION,
+  REDFISH_REFUSED: EXIT.TARGET,
+  REDFISH_PROTOCOL: EXIT.TARGET,
+  BMC_BUSY: EXIT.BUSY,
+  BMC_VERIFICATION_FAILED: EXIT.INVALID_IMAGE,
+  BMC_APPLY_FAILED: EXIT.OUTCOME,
+
   INTERRUPTED: EXIT.INTERRUPTED,
   TERMINATED: EXIT.TERMINATED,
 } as const satisfies Record<string, ExitCode>;
@@ -143,6 +152,14 @@ export const DEFAULT_HINTS: Readonly<Record<ErrorCode, string>> = {
   NET_DIGEST_MISMATCH: 'the server sent a different file than the one pinned with --sha256 (fileSha256)',
   NET_FAILED: 'check the URL',
   CACHE_BUSY: 'another fwup is downloading the same URL: wait for it',
+  CREDENTIALS_MISSING: 'set FWUP_REDFISH_USER and FWUP_REDFISH_PASSWORD, or give --credentials FILE (mode 0600)',
+  CREDENTIALS_INSECURE: 'chmod 600 the credentials file: a password readable by others is refused',
+  REDFISH_AUTH: 'check the BMC account (FWUP_REDFISH_USER, FWUP_REDFISH_PASSWORD or --credentials FILE)',
+  REDFISH_REFUSED: 'the BMC refused the request: its message is above (fwup status --target redfish:… shows what it offers)',
+  REDFISH_PROTOCOL: 'the BMC answered with something that is not the Redfish resource expected: check the URL, or report the BMC model',
+  BMC_BUSY: 'the BMC is running another update: wait for it (fwup status shows its task), then try again',
+  BMC_VERIFICATION_FAILED: 'the BMC refused the image after its own verification: the task messages say why; nothing was installed',
+  BMC_APPLY_FAILED: 'the BMC could not install the image: the task messages say why; the firmware inventory shows what runs',
   INTERRUPTED: 'run the command again; fwup status shows the target\'s state',
   TERMINATED: 'run the command again; fwup status shows the target\'s state',
 };

@@ -54,3 +54,10 @@ export const EDK2_CORPUS = (): Requirement => {
   const ok = existsSync(join(dir, 'manifest.json'));
   return { ok, why: ok ? '' : `the edk2 capsule corpus is not at ${dir}: set FWUP_EDK2_CORPUS to its folder (CI lays ../shared/fixtures/edk2-capsules beside the clone)` };
 };
+
+/** Debian's python3 (not a pyenv one on PATH): the Python clients below are Debian packages. */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+export const SUSHY = () => program(DEBIAN_PYTHON, ['-c', 'import sushy'], 'apt-get install python3-sushy to drive the emulated BMC with OpenStack sushy (.ci/run installs it)');
+export const ANSIBLE = () => program('ansible-playbook', ['--version'], 'apt-get install ansible to drive the emulated BMC with community.general redfish modules (.ci/run installs it)');
+export const REDFISHTOOL = () => program('redfishtool', ['-h'], 'apt-get install redfishtool to read and reset the emulated BMC with DMTF redfishtool (.ci/run installs it)');
+export const FWUPDTOOL = () => program('fwupdtool', ['--version'], 'apt-get install fwupd to list the emulated BMC with fwupd\'s redfish plugin (.ci/run installs it)');

@@ -1,47 +1,45 @@
 import { createServer, type Socket } from 'node:net';
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { FwupError } from '../../errors/fwup-error.js';
-import { isPowerCut, type FaultPlan } from '../../storage/fault-flash.js';
-import { applyUpdate } from '../../machine/apply.js';
-import type { EmulatedMachine } from '../../machine/machine.js';
-import { openPlatform, type Platform } from '../../machine/platform.js';
-import { powerOn } from '../../machine/power.js';
-import { damageSaveSlot } from './save-slot-damage.js';
+import type { FaultPlan } from '../../storage/fault-flash.js';
 import { encodeError, type ServiceRequest, type ServiceResponse } from './service-protocol.js';
 import { serviceFiles } from './service-files.js';
 import type { EmuDeps, TargetDeps } from '../target.js';
-import { POWER_LATCH } from './power-latch.js';
-import { join } from 'node:path';
+import { LiveMachine } from './live-machine.js';
+
+/** Something served beside the control socket for the life of the machine (the Redfish BMC). */
+export interface MachineFrontend {
+  close(): Promise<void>;
+}
 
 /**
- * A machine that keeps running between commands (`fwup machine start`): it owns the CPUs and RAM; every
- * operation opens the flash afresh, so `stage` from other processes writes beside it as an OS would.
- * Returns when the machine is stopped (or loses power).
+ * A machine that keeps running between commands (`fwup machine start`): it owns the CPUs and RAM and
+ * answers on its control socket (and, when `frontend` starts one, on Redfish). Returns when the machine
+ * is stopped (or loses power).
  */
-export async function serveMachine(dir: string, deps: TargetDeps, emu: EmuDeps, powerOnLock: () => Promise<() => Promise<void>>): Promise<void> {
+export async function serveMachine(
+  dir: string,
+  deps: TargetDeps,
+  emu: EmuDeps,
+  powerOnLock: () => Promise<() => Promise<void>>,
+  frontend?: (live: LiveMachine) => Promise<MachineFrontend>,
+): Promise<void> {
   const files = serviceFiles(dir);
-  const log = (m: string) => appendFileSync(files.log, `${new Date().toISOString()} ${m}\n`);
-  const open = (plan: FaultPlan | null): Platform =>
-    openPlatform(dir, { writable: true, faultPlan: plan, now: deps.now, auditFile: emu.knobs.auditFile, eraseDelayMs: emu.knobs.eraseDelayMs });
-  let machine: EmulatedMachine;
+  const live = new LiveMachine(dir, deps, emu);
   {
     // Power-on writes the flash (the firmware's boot): under the machine lock, like every writer.
     const release = await powerOnLock();
-    const p = open(emu.faultPlan);
     try {
-      const on = await powerOn(p, { hostCpus: emu.hostCpus, knobs: emu.knobs, now: deps.now });
-      machine = on.machine;
-      for (const e of on.boot.events) log(`firmware: ${e}`);
+      await live.powerOn();
     } finally {
-      p.close();
       await release();
     }
   }
   rmSync(files.socket, { force: true });
-  let busy = Promise.resolve();
   let stopping = false;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
+  let front: MachineFrontend | null = null;
   const server = createServer((conn: Socket) => {
     let buf = '';
     conn.setEncoding('utf8');
@@ -49,89 +47,92 @@ export async function serveMachine(dir: string, deps: TargetDeps, emu: EmuDeps, 
       buf += d;
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      const req = JSON.parse(buf.slice(0, nl)) as ServiceRequest;
+      let req: ServiceRequest;
+      try {
+        req = JSON.parse(buf.slice(0, nl)) as ServiceRequest;
+      } catch {
+        conn.end(`${JSON.stringify(encodeError(new FwupError('USAGE', 'the control request is not JSON')))}\n`);
+        return;
+      }
       buf = '';
-      // One operation at a time, in arrival order.
-      busy = busy.then(async () => {
+      void live.exclusive(async () => {
         const res = await handle(req);
         conn.end(`${JSON.stringify(res)}\n`);
-        if (stopping) await shutdown();
+        if (stopping || live.lostPower) await shutdown();
       });
     });
     conn.on('error', () => {});
   });
 
   async function handle(req: ServiceRequest): Promise<ServiceResponse> {
-    log(`request: ${req.op}`);
+    live.log(`request: ${req.op}`);
     try {
       switch (req.op) {
         case 'status': {
-          const p = openPlatform(dir, { writable: false, snapshot: true });
-          try {
-            return { ok: true, result: { pid: process.pid, uptimeMs: Date.now() - machine.bootedAt, cpus: machine.cpus, workers: machine.workers, steps: machine.steps(), firmware: p.services.activeFirmware() } };
-          } finally {
-            p.close();
-          }
+          const m = live.running;
+          return {
+            ok: true,
+            result: {
+              pid: process.pid, uptimeMs: m ? Date.now() - m.bootedAt : 0, powerState: live.powerState(), cpus: m?.cpus ?? 0, workers: m?.workers ?? 0,
+              steps: m?.steps() ?? [], firmware: live.read((p) => p.services.activeFirmware()),
+            },
+          };
         }
         case 'apply':
         case 'rollback': {
           const a = req.args as { mode: 'warm' | 'cold'; timeoutMs: number; confirm: boolean; faultPlan: FaultPlan | null; corruptSaveCpu: number | null };
-          const p = open(a.faultPlan);
-          try {
-            const report = await applyUpdate(machine, p, {
-              mode: a.mode,
-              kind: req.op === 'apply' ? 'install' : 'rollback',
-              timeoutMs: a.timeoutMs,
-              confirm: a.confirm,
-              checkSteps: 100_000,
-              now: deps.now,
-              ...(a.corruptSaveCpu !== null ? { tamper: (ram: Uint8Array) => damageSaveSlot(ram, a.corruptSaveCpu!) } : {}),
-            });
-            log(`${req.op} ${report.mode}: ${report.before.version} -> ${report.after.version}, ${report.ok ? 'ok' : 'FAILED'}, downtime ${report.downtimeMs.toFixed(1)} ms`);
-            return { ok: true, result: report };
-          } finally {
-            p.close();
-          }
+          return { ok: true, result: await live.apply({ ...a, kind: req.op === 'apply' ? 'install' : 'rollback' }) };
         }
         case 'stop':
           stopping = true;
           return { ok: true, result: { stopped: true, pid: process.pid } };
       }
     } catch (e) {
-      if (isPowerCut(e)) {
-        // Power is gone: the machine stops with everything in RAM, and the next command recovers.
-        writeFileSync(join(dir, POWER_LATCH), `${deps.now().toISOString()}\n`);
-        log('power cut: the machine is off');
-        stopping = true;
-      }
-      log(`error: ${e instanceof Error ? e.message : String(e)}`);
+      live.log(`error: ${e instanceof Error ? e.message : String(e)}`);
       return encodeError(e);
     }
     return encodeError(new FwupError('USAGE', `unknown request ${String(req.op)}`));
   }
 
-  async function shutdown(): Promise<void> {
-    server.close();
-    await machine.stop();
-    rmSync(files.socket, { force: true });
-    rmSync(files.pid, { force: true });
-    log('stopped');
-    done();
+  let shuttingDown: Promise<void> | null = null;
+  function shutdown(): Promise<void> {
+    shuttingDown ??= (async () => {
+      server.close();
+      if (front) await front.close().catch(() => {});
+      await live.stop();
+      rmSync(files.socket, { force: true });
+      rmSync(files.pid, { force: true });
+      live.log('stopped');
+      done();
+    })();
+    return shuttingDown;
   }
 
   await new Promise<void>((ok, fail) => {
     server.once('error', (e) => fail(new FwupError('MACHINE_FAILURE', `cannot listen on ${files.socket}: ${e.message}`)));
     server.listen(files.socket, () => ok());
   });
+  try {
+    if (frontend) front = await frontend(live);
+  } catch (e) {
+    await shutdown();
+    throw e;
+  }
   writeFileSync(files.pid, `${process.pid}\n`);
-  log(`running: pid ${process.pid}, ${machine.cpus} CPUs on ${machine.workers} worker threads`);
+  const m = live.running;
+  live.log(`running: pid ${process.pid}, ${m?.cpus ?? 0} CPUs on ${m?.workers ?? 0} worker threads`);
   const onSignal = () => {
     stopping = true;
-    busy = busy.then(shutdown);
+    void live.exclusive(shutdown);
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // The BMC's own operations can lose power too: the service then stops like after a control request.
+  const watch = setInterval(() => {
+    if (live.lostPower) void live.exclusive(shutdown);
+  }, 200);
   await finished;
+  clearInterval(watch);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
 }
