@@ -1,6 +1,6 @@
 import type { Context } from '../core/context.js';
 import type { GlobalOptions, Outcome } from './outcome.js';
-import { HW_OPTIONS } from './target-options.js';
+import { HW_OPTIONS, REDFISH_OPTIONS } from './target-options.js';
 
 /** A command's action, loaded only when that command runs (keeps `fwup --version` fast). */
 export interface CommandModule {
@@ -34,7 +34,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { flags: '-q, --quiet', description: 'print only errors' },
   { flags: '-v, --verbose', description: 'print more detail (and stack traces of internal errors)' },
   { flags: '--no-color', description: 'no colours (also: NO_COLOR)' },
-  { flags: '--target <spec>', description: 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi (default: FWUP_TARGET)' },
+  { flags: '--target <spec>', description: 'the machine to act on: emu:DIR, flashrom:PROGRAMMER[:PARAMS], uefi, redfish:https://BMC[:PORT][/redfish/v1/Systems/ID] (default: FWUP_TARGET)' },
   { flags: '--sysroot <dir>', description: 'look up /sys, /dev, /proc and the ESP under DIR (default /; for fixture trees)' },
 ];
 
@@ -146,6 +146,11 @@ export const COMMANDS: CommandSpec[] = [
       HW_OPTIONS.ifd,
       HW_OPTIONS.delivery,
       HW_OPTIONS.esp,
+      ...REDFISH_OPTIONS,
+      HW_OPTIONS.serveAddress,
+      HW_OPTIONS.pushMethod,
+      HW_OPTIONS.applyTime,
+      HW_OPTIONS.taskTimeout,
     ],
     examples: [
       'fwup stage firmware.fwup',
@@ -155,6 +160,7 @@ export const COMMANDS: CommandSpec[] = [
       'fwup stage chip.bin --target flashrom:internal --allow-unsigned --sudo',
       'fwup stage bios.bin --target flashrom:internal --region bios --ifd --allow-unsigned',
       'fwup stage firmware.cap --target uefi --capsule-delivery disk',
+      'FWUP_REDFISH_USER=admin FWUP_REDFISH_PASSWORD=… fwup stage bios.fwup --target redfish:https://10.0.0.5 --ca bmc-ca.pem',
     ],
     load: () => import('./commands/stage.js'),
   },
@@ -162,15 +168,15 @@ export const COMMANDS: CommandSpec[] = [
     name: 'status',
     args: '',
     summary: 'show the target: active firmware, staged update, last attempt, security version, NVRAM use (uefi: the ESRT and the outcome after a reboot)',
-    options: [HW_OPTIONS.esp],
-    examples: ['fwup status', 'fwup status --json', 'fwup status --target uefi'],
+    options: [HW_OPTIONS.esp, ...REDFISH_OPTIONS],
+    examples: ['fwup status', 'fwup status --json', 'fwup status --target uefi', 'fwup status --target redfish:https://10.0.0.5 --ca bmc-ca.pem'],
     load: () => import('./commands/status.js'),
   },
   {
     name: 'unstage',
     args: '',
     summary: 'remove the staged update request (uefi: and undo a delivery a crash cut short)',
-    options: [HW_OPTIONS.sudo, { flags: '--dry-run', description: 'list what would be removed, change nothing' }],
+    options: [HW_OPTIONS.sudo, { flags: '--dry-run', description: 'list what would be removed, change nothing' }, ...REDFISH_OPTIONS],
     examples: ['fwup unstage'],
     load: () => import('./commands/unstage.js'),
   },
@@ -181,11 +187,12 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { flags: '--warm', description: 'processor-only reset: every CPU keeps its state (the default)' },
       { flags: '--cold', description: 'full reset (the baseline): RAM is lost and the OS restarts' },
-      { flags: '--timeout <seconds>', description: 'how long CPUs may take to acknowledge and restart', default: '5' },
+      { flags: '--timeout <seconds>', description: 'how long CPUs may take to acknowledge and restart (default 5; redfish: how long the BMC\'s task and the host\'s reset may take, default 900)' },
       { flags: '--no-confirm', description: 'leave the new firmware on trial (the next reset reverts it)' },
       { flags: '--no-reboot', description: 'flashrom, uefi: install or hand over the update but do not reboot the host after --warm/--cold' },
       HW_OPTIONS.dryRun,
       HW_OPTIONS.sudo,
+      ...REDFISH_OPTIONS,
     ],
     examples: [
       'fwup apply --warm',
@@ -194,6 +201,7 @@ export const COMMANDS: CommandSpec[] = [
       'fwup apply --target flashrom:internal --sudo',
       'fwup apply --warm --target uefi',
       'fwup apply --warm --target uefi --dry-run',
+      'fwup apply --cold --target redfish:https://10.0.0.5 --ca bmc-ca.pem --timeout 1200',
     ],
     load: () => import('./commands/apply.js'),
   },
@@ -213,8 +221,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'history',
     args: '',
-    summary: 'the target\'s update history (newest last)',
-    options: [],
+    summary: 'the target\'s update history (newest last; redfish: fwup\'s records and the BMC\'s task list)',
+    options: [...REDFISH_OPTIONS],
     examples: ['fwup history', 'fwup history --json'],
     load: () => import('./commands/history.js'),
   },

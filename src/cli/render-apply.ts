@@ -3,6 +3,7 @@ import type { Style } from './style.js';
 import { esc, table } from './render.js';
 import { dryRunText } from './render-plan.js';
 import { flashromApplyText, uefiApplyText } from './render-hardware.js';
+import { redfishApplyText } from './render-redfish.js';
 
 const BAR_WIDTH = 40;
 
@@ -11,6 +12,7 @@ export function applyReportText(out: ApplyOutcome, s: Style): string {
   if (out.dryRun) return dryRunText(out.plan, s);
   if (out.kind === 'flashrom') return flashromApplyText(out.target, out.report, s);
   if (out.kind === 'uefi') return uefiApplyText(out.report, s);
+  if (out.kind === 'redfish') return redfishApplyText(out.target, out.report, s);
   const r = out.report;
   const lines: string[] = [];
   const verdict = r.ok ? s.green(s.bold(r.confirmed ? 'OK, confirmed' : 'OK, on trial')) : s.red(s.bold(r.reverted ? 'FAILED, reverted' : 'FAILED'));

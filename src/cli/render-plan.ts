@@ -17,6 +17,10 @@ export function planText(plan: readonly PlannedAction[], s: Style): string {
         return `  ${s.cyan('flash')}  ${a.region} at 0x${a.offset.toString(16)} (${formatBytes(a.length)})\n         ${s.dim(a.purpose)}`;
       case 'check':
         return `  ${s.cyan('check')}  ${a.purpose}`;
+      case 'http': {
+        const body = a.body !== undefined ? `\n         ${JSON.stringify(a.body)}` : a.bytes ? ` (${formatBytes(a.bytes)})` : '';
+        return `  ${s.cyan(a.method.padEnd(6))} ${a.url}${body}\n         ${s.dim(a.purpose)}`;
+      }
     }
   });
   return lines.join('\n');

@@ -51,6 +51,8 @@ export function outcomeState(out: ApplyOutcome): string {
       return out.dryRun ? 'nothing was written (dry run)' : `the chip holds ${out.report.version}, read back and verified`;
     case 'uefi':
       return out.dryRun ? 'nothing was written (dry run)' : 'the capsule is handed over and waits for the reboot';
+    case 'redfish':
+      return out.dryRun ? 'nothing was sent (dry run)' : `the BMC reports ${out.report.after.version ?? 'no version'} (expected ${out.report.expected})`;
   }
 }
 
@@ -65,8 +67,8 @@ export async function rollback(ctx: Context, opts: Omit<ApplyOptions, 'mode' | '
 }
 
 /** history is read-only: no lock (a machine in the middle of an update still answers). */
-export async function history(ctx: Context, opts: { target?: string }): Promise<{ target: string; entries: HistoryItem[] }> {
-  const target = await resolveTarget(ctx, opts.target);
+export async function history(ctx: Context, opts: { target?: string; targetOptions?: TargetOptions }): Promise<{ target: string; entries: HistoryItem[] }> {
+  const target = await resolveTarget(ctx, opts.target, opts.targetOptions);
   return { target: target.spec, entries: await target.history() };
 }
 
@@ -83,6 +85,12 @@ export function outcomeError(out: ApplyOutcome): FwupError | null {
     const failed = out.report.checks.find((c) => !c.ok);
     return new FwupError('OUTCOME_FAILED', `the outcome check failed: ${failed ? `${failed.name}: ${failed.detail}` : 'see the report'}`, {
       hint: out.report.reverted ? 'the previous firmware was restored (slot reverted)' : 'the installed firmware was not changed',
+    });
+  }
+  if (out.kind === 'redfish') {
+    const failed = out.report.checks.filter((c) => !c.ok);
+    return new FwupError('OUTCOME_FAILED', `the outcome check failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
+      hint: 'the BMC\'s task messages and fwup status --target … say what the BMC did; the firmware inventory shows what runs',
     });
   }
   return new FwupError('OUTCOME_FAILED', 'the outcome check failed: see the report', { hint: 'the report says what the target found' });

@@ -2,6 +2,7 @@ import { FwupError } from '../errors/fwup-error.js';
 import { parseFaultPlan, type FaultPlan } from '../storage/fault-flash.js';
 import { realExec, type Exec } from '../targets/exec.js';
 import type { EmuDeps, TargetDeps } from '../targets/target.js';
+import type { RedfishDeps } from '../targets/redfish/redfish-connection.js';
 import { resolvePath, type Context } from './context.js';
 
 /** Settings that come from the environment, read in one place from the Context's snapshot. */
@@ -77,6 +78,11 @@ export function targetDeps(ctx: Context): TargetDeps {
     rebootCommand: rebootCommand(ctx),
     ...(ctx.afterAction ? { afterAction: ctx.afterAction } : {}),
   };
+}
+
+/** What only the redfish target gets: the BMC account from the environment (never from argv). */
+export function redfishDeps(ctx: Context): RedfishDeps {
+  return { env: { ...(ctx.env.FWUP_REDFISH_USER ? { user: ctx.env.FWUP_REDFISH_USER } : {}), ...(ctx.env.FWUP_REDFISH_PASSWORD ? { password: ctx.env.FWUP_REDFISH_PASSWORD } : {}) } };
 }
 
 /** What only the emulated target gets: faults, test knobs, the worker-pool size, how to start fwup again. */

@@ -96,7 +96,9 @@ async function stageFile(ctx: Context, imagePath: string, displayName: string, o
     const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
     const source = FileSource.open(path, name);
     if (opts.betweenPasses) source.betweenPasses = opts.betweenPasses;
-    const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${displayName}`, { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 });
+    // A BMC's record step is the upload and its task: most of the time goes there.
+    const weights = target.kind === 'redfish' ? { verify: 15, policy: 1, prepare: 2, write: 7, record: 75 } : { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 };
+    const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${displayName}`, weights);
     try {
       const verdict = await steps.run('verify', (tick) =>
         verifyImage(source, {
@@ -160,7 +162,7 @@ async function writeVerified(
         });
       }
     }, { prefix: true });
-    const commit = await steps.run('record', () => session.commit({ sha256: range.sha256, bytes: range.length }), { prefix: true });
+    const commit = await steps.run('record', (tick) => session.commit({ sha256: range.sha256, bytes: range.length }, tick), { prefix: true });
     return { staged: commit.staged, replaced: session.replaces, details: commit.details, plan: commit.plan };
   } finally {
     await session.close();

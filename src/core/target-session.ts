@@ -4,7 +4,7 @@ import { MACHINE_FILE } from '../machine/config.js';
 import { openTarget, parseTargetSpec } from '../targets/open-target.js';
 import { DEFAULT_TARGET_OPTIONS, type Target, type TargetOptions } from '../targets/target.js';
 import type { Context } from './context.js';
-import { emuDeps, lockTimeoutMs, targetDeps } from './settings.js';
+import { emuDeps, lockTimeoutMs, redfishDeps, targetDeps } from './settings.js';
 import { machineInit } from './machine-init.js';
 
 /**
@@ -19,7 +19,7 @@ export async function resolveTarget(ctx: Context, spec: string | undefined, opti
       `created the default emulated machine at ${parsed.dir} (${r.config.cpus} CPUs, ${r.config.flash.size >> 20} MiB flash, firmware ${r.firmwareVersion}, no trusted keys: development machine)`,
     );
   }
-  return openTarget(parsed, targetDeps(ctx), () => emuDeps(ctx), options);
+  return openTarget(parsed, targetDeps(ctx), () => emuDeps(ctx), options, () => redfishDeps(ctx));
 }
 
 /** Run `fn` holding the target's lock. */

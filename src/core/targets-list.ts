@@ -5,7 +5,7 @@ import { machineDirsUnder, probeFlashrom, uefiInventory, type FlashromInventory,
 import { DEFAULT_MACHINE_DIR, openTarget, parseTargetSpec } from '../targets/open-target.js';
 import { DEFAULT_TARGET_OPTIONS } from '../targets/target.js';
 import type { Context } from './context.js';
-import { emuDeps, targetDeps } from './settings.js';
+import { emuDeps, redfishDeps, targetDeps } from './settings.js';
 
 export interface EmuMachineInfo {
   spec: string;
@@ -42,7 +42,7 @@ export async function listTargets(ctx: Context, opts: { target?: string }): Prom
     const info: EmuMachineInfo = { spec: `emu:${dir}`, dir, isDefault: dir === defaultDir, cpus: null, firmware: null, staged: null, error: null };
     try {
       // Read without the lock: a listing must not wait behind a running update.
-      const st = await openTarget({ kind: 'emu', dir, isDefault: dir === defaultDir }, deps, () => emuDeps(ctx), DEFAULT_TARGET_OPTIONS).status();
+      const st = await openTarget({ kind: 'emu', dir, isDefault: dir === defaultDir }, deps, () => emuDeps(ctx), DEFAULT_TARGET_OPTIONS, () => redfishDeps(ctx)).status();
       if (st.kind !== 'emu') continue;
       info.cpus = st.machine.cpus;
       info.firmware = st.firmware ? `${st.firmware.version ?? '?'} (slot ${st.firmware.activeSlot})` : null;

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   BMC_BUSY: EXIT.BUSY,
   BMC_VERIFICATION_FAILED: EXIT.INVALID_IMAGE,
   BMC_APPLY_FAILED: EXIT.OUTCOME,
+  BMC_TASK_TIMEOUT: EXIT.TIMEOUT,
 
   INTERRUPTED: EXIT.INTERRUPTED,
   TERMINATED: EXIT.TERMINATED,
@@ -160,6 +161,7 @@ export const DEFAULT_HINTS: Readonly<Record<ErrorCode, string>> = {
   BMC_BUSY: 'the BMC is running another update: wait for it (fwup status shows its task), then try again',
   BMC_VERIFICATION_FAILED: 'the BMC refused the image after its own verification: the task messages say why; nothing was installed',
   BMC_APPLY_FAILED: 'the BMC could not install the image: the task messages say why; the firmware inventory shows what runs',
+  BMC_TASK_TIMEOUT: 'the BMC\'s task did not finish in time: fwup status shows where it is; raise --timeout for slow BMCs',
   INTERRUPTED: 'run the command again; fwup status shows the target\'s state',
   TERMINATED: 'run the command again; fwup status shows the target\'s state',
 };

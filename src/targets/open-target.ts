@@ -3,6 +3,9 @@ import { FwupError } from '../errors/fwup-error.js';
 import { EmuTarget } from './emu/emu-target.js';
 import { FlashromTarget } from './flashrom/flashrom-target.js';
 import { UefiTarget } from './uefi/uefi-target.js';
+import { RedfishTarget } from './redfish/redfish-target.js';
+import type { RedfishDeps } from './redfish/redfish-connection.js';
+import { parseRedfishSpec, type RedfishSpec } from './redfish/redfish-spec.js';
 import type { EmuDeps, Target, TargetDeps, TargetOptions } from './target.js';
 
 export const DEFAULT_MACHINE_DIR = '.fwup/machine';
@@ -16,9 +19,11 @@ export type TargetSpec =
     }
   /** Everything after "flashrom:" is flashrom's -p argument: PROGRAMMER[:PARAM=VALUE,…]. */
   | { kind: 'flashrom'; programmer: string }
-  | { kind: 'uefi' };
+  | { kind: 'uefi' }
+  /** A BMC: redfish:https://HOST[:PORT][/redfish/v1/Systems/ID]. */
+  | { kind: 'redfish'; redfish: RedfishSpec };
 
-const USAGE_HINT = 'use emu:DIR (an emulated machine; the default is emu:./.fwup/machine), flashrom:PROGRAMMER[:PARAMS] (e.g. flashrom:internal), or uefi';
+const USAGE_HINT = 'use emu:DIR (an emulated machine; the default is emu:./.fwup/machine), flashrom:PROGRAMMER[:PARAMS] (e.g. flashrom:internal), uefi, or redfish:https://BMC';
 
 /** Parse `--target` (or FWUP_TARGET); none means the default emulated machine under cwd. */
 export function parseTargetSpec(spec: string | undefined, cwd: string): TargetSpec {
@@ -28,6 +33,7 @@ export function parseTargetSpec(spec: string | undefined, cwd: string): TargetSp
   if (m && m[1] === 'emu' && m[2]) {
     return { kind: 'emu', dir: isAbsolute(m[2]) ? m[2] : resolve(cwd, m[2]), isDefault: false };
   }
+  if (m && m[1] === 'redfish') return { kind: 'redfish', redfish: parseRedfishSpec(m[2]!) };
   if (m && m[1] === 'flashrom') {
     const programmer = m[2]!;
     if (!/^[a-z0-9_]+(:.*)?$/.test(programmer)) {
@@ -41,7 +47,7 @@ export function parseTargetSpec(spec: string | undefined, cwd: string): TargetSp
 }
 
 /** Each kind gets its own dependencies: the emulated machine's knobs and faults go to it alone. */
-export function openTarget(spec: TargetSpec, deps: TargetDeps, emu: () => EmuDeps, options: TargetOptions): Target {
+export function openTarget(spec: TargetSpec, deps: TargetDeps, emu: () => EmuDeps, options: TargetOptions, redfish: () => RedfishDeps): Target {
   switch (spec.kind) {
     case 'emu':
       return new EmuTarget(spec.dir, deps, emu());
@@ -49,5 +55,7 @@ export function openTarget(spec: TargetSpec, deps: TargetDeps, emu: () => EmuDep
       return new FlashromTarget(spec.programmer, deps, options);
     case 'uefi':
       return new UefiTarget(deps, options);
+    case 'redfish':
+      return new RedfishTarget(spec.redfish, deps, redfish(), options);
   }
 }

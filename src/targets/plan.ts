@@ -8,7 +8,9 @@ export type PlannedAction =
   | { kind: 'write'; path: string; bytes: number; purpose: string }
   | { kind: 'remove'; path: string; purpose: string }
   | { kind: 'flash'; region: string; offset: number; length: number; purpose: string }
-  | { kind: 'check'; purpose: string };
+  | { kind: 'check'; purpose: string }
+  /** A request to a BMC (redfish): the body as sent, secrets replaced by "***"; an upload by its size. */
+  | { kind: 'http'; method: string; url: string; body?: unknown; bytes?: number; purpose: string };
 
 /** Called after each action has been performed (tests take a snapshot there: a crash sweep). */
 export type AfterAction = (action: PlannedAction) => void | Promise<void>;

@@ -8,8 +8,9 @@ import type { PlannedAction } from './plan.js';
 import type { EmuApplyReport, EmuStageDetails, EmuStatus } from './emu/emu-results.js';
 import type { FlashromApplyReport, FlashromStageDetails, FlashromStatus } from './flashrom/flashrom-results.js';
 import type { UefiApplyReport, UefiStageDetails, UefiStatus } from './uefi/uefi-results.js';
+import type { RedfishApplyReport, RedfishStageDetails, RedfishStatus } from './redfish/redfish-results.js';
 
-export type TargetKind = 'emu' | 'flashrom' | 'uefi';
+export type TargetKind = 'emu' | 'flashrom' | 'uefi' | 'redfish';
 
 /** What every target needs from the world, passed in by core (targets never read globals). */
 export interface TargetDeps {
@@ -59,9 +60,27 @@ export interface TargetOptions {
   capsuleDelivery: 'auto' | 'loader' | 'disk';
   /** uefi: the EFI system partition's mount point inside the sysroot (default: /boot/efi, /efi, /boot). */
   esp?: string;
+  /** redfish: the account file (JSON or two lines, mode 0600), instead of FWUP_REDFISH_USER/PASSWORD. */
+  credentials?: string;
+  /** redfish: the CA certificate (PEM) the BMC's certificate must chain to, instead of the system store. */
+  ca?: string;
+  /** redfish: do not verify the BMC's certificate. */
+  insecure: boolean;
+  /** redfish: allow a plain-http BMC URL. */
+  allowHttp: boolean;
+  /** redfish: where fwup's image server binds for SimpleUpdate (ADDRESS[:PORT]). */
+  serveAddress?: string;
+  /** redfish: the FirmwareInventory item to update (its Id), when fwup cannot tell. */
+  component?: string;
+  /** redfish: how to send the image (auto: multipart, else SimpleUpdate, else HttpPushUri). */
+  pushMethod: 'auto' | 'multipart' | 'simple-update' | 'http-push';
+  /** redfish: how long the BMC's task may go without progress while staging (ms; default 600 s). */
+  taskTimeoutMs?: number;
+  /** redfish: the @Redfish.OperationApplyTime to stage with (default: the latest one the BMC offers). */
+  applyTime?: string;
 }
 
-export const DEFAULT_TARGET_OPTIONS: TargetOptions = { sudo: false, ifd: false, capsuleDelivery: 'auto' };
+export const DEFAULT_TARGET_OPTIONS: TargetOptions = { sudo: false, ifd: false, capsuleDelivery: 'auto', insecure: false, allowHttp: false, pushMethod: 'auto' };
 
 export interface TargetFacts extends PolicyFacts {
   kind: TargetKind;
@@ -110,7 +129,8 @@ export interface StageSession {
   readonly range: 'file' | 'payload';
   readonly replaces: boolean;
   open(): Promise<StageSink>;
-  commit(written: { sha256: string; bytes: number }): Promise<StageCommit>;
+  /** `progress(fraction)`: targets whose record step takes long (a BMC's upload and task) move the bar. */
+  commit(written: { sha256: string; bytes: number }, progress?: (fraction: number) => void): Promise<StageCommit>;
   close(): Promise<void>;
 }
 
@@ -127,7 +147,7 @@ export interface StagedSummary {
   flags: string[];
 }
 
-export type StageDetails = EmuStageDetails | FlashromStageDetails | UefiStageDetails;
+export type StageDetails = EmuStageDetails | FlashromStageDetails | UefiStageDetails | RedfishStageDetails;
 
 export interface StageCommit {
   staged: StagedSummary;
@@ -160,7 +180,8 @@ interface OutcomeBase {
 export type ApplyOutcome =
   | (OutcomeBase & { kind: 'emu'; report: EmuApplyReport })
   | (OutcomeBase & { kind: 'flashrom'; report: FlashromApplyReport })
-  | (OutcomeBase & { kind: 'uefi'; report: UefiApplyReport });
+  | (OutcomeBase & { kind: 'uefi'; report: UefiApplyReport })
+  | (OutcomeBase & { kind: 'redfish'; report: RedfishApplyReport });
 
 export interface HistoryItem {
   time: string;
@@ -175,7 +196,7 @@ export interface HistoryItem {
   detail: string;
 }
 
-export type TargetStatus = EmuStatus | FlashromStatus | UefiStatus;
+export type TargetStatus = EmuStatus | FlashromStatus | UefiStatus | RedfishStatus;
 
 export interface Target {
   readonly kind: TargetKind;

@@ -6,7 +6,9 @@ import { targetOptionsFrom } from '../target-options.js';
 
 export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
   if (opts.warm && opts.cold) throw new FwupError('USAGE', 'choose one of --warm and --cold', { hint: '--warm updates without a reboot (processor-only reset); --cold writes the update and reboots' });
-  const seconds = Number(opts.timeout);
+  // A BMC's task and a server's reboot take minutes; CPUs acknowledge in milliseconds.
+  const redfish = /^redfish:/.test(g.target ?? '');
+  const seconds = opts.timeout === undefined ? (redfish ? 900 : 5) : Number(opts.timeout);
   if (!(seconds > 0)) throw new FwupError('USAGE', `--timeout ${String(opts.timeout)} is not a positive number of seconds`, { hint: 'give the seconds the CPU rendezvous may take, e.g. --timeout 10' });
   const out = await apply(ctx, {
     ...(g.target ? { target: g.target } : {}),

@@ -1,9 +1,10 @@
 import { history } from '../../core/apply.js';
 import type { CommandModule } from '../command-table.js';
 import { esc } from '../render.js';
+import { targetOptionsFrom } from '../target-options.js';
 
-export const run: CommandModule['run'] = async (ctx, _args, _opts, g) => {
-  const h = await history(ctx, { ...(g.target ? { target: g.target } : {}) });
+export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
+  const h = await history(ctx, { ...(g.target ? { target: g.target } : {}), targetOptions: targetOptionsFrom(opts) });
   return {
     data: h,
     text: (s) =>

@@ -5,6 +5,7 @@ import type { CommandModule } from '../command-table.js';
 import { esc, signatureText, table } from '../render.js';
 import { dryRunText } from '../render-plan.js';
 import { targetOptionsFrom } from '../target-options.js';
+import { taskText } from '../render-redfish.js';
 import type { Style } from '../style.js';
 
 export const run: CommandModule['run'] = async (ctx, [image], opts, g) => {
@@ -43,12 +44,18 @@ function stageText(image: string, r: StageOutcome, s: Style): string {
     case 'uefi':
       rows.push(['delivery', `${d.delivery} (${esc(d.why)})`], ['handed to', esc(d.deliveredTo)]);
       break;
+    case 'redfish':
+      rows.push(['pushed', `${d.method} to ${esc(d.bmc)}${d.sentSha256 ? `, sha256 of the bytes sent ${d.sentSha256}` : ''}`], ['apply time', esc(d.applyTime ?? 'the BMC\'s default')], ['task', taskText(d.task, s)]);
+      break;
   }
   if (r.replaced) rows.push(['replaced', 'the previously staged update']);
   if (r.download) {
     const how = r.download.cached ? 'cached copy, no request' : r.download.resumedBytes ? `resumed after ${formatBytes(r.download.resumedBytes)}` : 'downloaded';
     rows.unshift(['from', `${esc(r.download.url)} (${how})`]);
   }
-  const next = r.kind === 'uefi' ? 'fwup apply --target uefi --warm' : r.kind === 'flashrom' ? `fwup apply --target ${r.target}` : 'fwup apply --warm';
+  const next = r.kind === 'uefi' ? 'fwup apply --target uefi --warm'
+    : r.kind === 'flashrom' ? `fwup apply --target ${r.target}`
+      : r.kind === 'redfish' ? (d.kind === 'redfish' && d.installed ? `fwup apply --warm --target ${r.target} (checks the outcome: the BMC installed it already)` : `fwup apply --${d.kind === 'redfish' && d.task?.awaiting === 'reset' ? 'cold' : 'warm'} --target ${r.target}`)
+        : 'fwup apply --warm';
   return `${s.green('staged')} ${esc(image)}\n${table(rows, s)}\nnext: ${next}`;
 }

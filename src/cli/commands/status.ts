@@ -4,6 +4,7 @@ import type { CommandModule } from '../command-table.js';
 import { esc, table } from '../render.js';
 import { formatBytes } from '../../util/units.js';
 import { flashromStatusText, uefiStatusText } from '../render-hardware.js';
+import { redfishStatusText } from '../render-redfish.js';
 import { targetOptionsFrom } from '../target-options.js';
 import type { EmuStatus } from '../../targets/emu/emu-results.js';
 import type { SlotStatus } from '../../machine/firmware/firmware-status.js';
@@ -24,6 +25,8 @@ export const run: CommandModule['run'] = async (ctx, _args, opts, g) => {
           return uefiStatusText(st, s);
         case 'emu':
           return emuStatusText(st, s);
+        case 'redfish':
+          return redfishStatusText(st, s);
       }
     },
   };

@@ -66,7 +66,9 @@ export function serviceRoot(v: Pick<BmcView, 'createdAt' | 'bmcVersion'>): objec
     '@odata.id': URI.root, '@odata.type': '#ServiceRoot.v1_16_0.ServiceRoot', Id: 'RootService', Name: 'fwup emulated BMC',
     RedfishVersion: '1.17.0', UUID: machineUuid(v.createdAt), Vendor: 'fwup', Product: `fwup emulated machine (fwup ${v.bmcVersion})`,
     Systems: { '@odata.id': URI.systems }, Managers: { '@odata.id': URI.managers }, UpdateService: { '@odata.id': URI.updateService },
-    SessionService: { '@odata.id': URI.sessionService }, AccountService: { '@odata.id': URI.accountService }, TaskService: { '@odata.id': URI.taskService },
+    SessionService: { '@odata.id': URI.sessionService }, AccountService: { '@odata.id': URI.accountService },
+    // ServiceRoot names its link to the TaskService "Tasks" (there is no "TaskService" property).
+    Tasks: { '@odata.id': URI.taskService },
     Links: { Sessions: { '@odata.id': URI.sessions } },
     ProtocolFeaturesSupported: { ExcerptQuery: false, ExpandQuery: { ExpandAll: false }, FilterQuery: false, OnlyMemberQuery: false, SelectQuery: false },
   };
@@ -81,6 +83,8 @@ export function system(v: BmcView): object {
     Status: { State: v.powerState === 'Off' ? 'StandbyOffline' : 'Enabled', Health: v.status.warnings.length ? 'Warning' : 'OK' },
     ProcessorSummary: { Count: m.cpus, LogicalProcessorCount: m.cpus },
     MemorySummary: { TotalSystemMemoryGiB: m.ramBytes / 2 ** 30 },
+    // No boot override exists (nor can one be set); clients such as sushy expect Boot to be there.
+    Boot: { BootSourceOverrideEnabled: 'Disabled', BootSourceOverrideTarget: 'None', 'BootSourceOverrideTarget@Redfish.AllowableValues': ['None'] },
     Links: { ManagedBy: [{ '@odata.id': URI.manager }] },
     Actions: { '#ComputerSystem.Reset': { target: URI.reset, 'ResetType@Redfish.AllowableValues': [...RESET_TYPES] } },
   };

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FwupError } from '../../../errors/fwup-error.js';
 import type { LiveMachine } from '../live-machine.js';
@@ -44,8 +44,19 @@ const MAX_CONNECTIONS = 32;
 export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<RunningBmc> {
   const sessions = new BmcSessions(o.credentials);
   const tasks = new BmcTasks(o.now);
-  const view = () => {
-    const v = live.read((p) => {
+  // Reading the machine's state verifies its slots (hashes the flash): cached while flash.img is unchanged.
+  let cached: { key: string; at: number; v: ReturnType<typeof readState> } | null = null;
+  const flashKey = () => {
+    const st = statSync(join(live.dir, 'flash.img'));
+    return `${st.mtimeMs}/${st.size}/${st.ino}`;
+  };
+  const state = () => {
+    const key = flashKey();
+    if (!cached || cached.key !== key || Date.now() - cached.at > 2000) cached = { key, at: Date.now(), v: readState() };
+    return cached.v;
+  };
+  const readState = () =>
+    live.read((p) => {
       let lowest: number | null = null;
       try {
         lowest = p.services.activeFirmware().lowestSupportedVersion;
@@ -54,6 +65,8 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
       }
       return { status: emuStatus(p, `emu:${live.dir}`), lowestSupported: lowest, createdAt: p.hardware.createdAt, maxImageBytes: p.map.STAGING.size };
     });
+  const view = () => {
+    const v = state();
     return { ...v, powerState: updates.resetting ?? live.powerState(), bmcVersion: o.bmcVersion, pushApplyTime, user: o.credentials.user, sessionTimeoutS: sessions.timeoutS };
   };
   let pushApplyTime: R.ApplyTime = 'Immediate';
@@ -122,6 +135,10 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
     m = /^\/redfish\/v1\/TaskService\/Tasks\/(\d+)$/.exec(path);
     if (m) {
       const t = tasks.get(m[1]!);
+      if (t && method === 'DELETE') {
+        await updates.cancel(t);
+        return sendEmpty(res, 204);
+      }
       return get(() => (t ? taskJson(t) : null));
     }
     m = /^\/redfish\/v1\/TaskService\/TaskMonitors\/(\d+)$/.exec(path);

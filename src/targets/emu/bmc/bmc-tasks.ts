@@ -26,7 +26,7 @@ export class BmcTasks {
   private readonly tasks: BmcTask[] = [];
   private next = 1;
 
-  constructor(private readonly now: () => Date, private readonly keep = 64) {}
+  constructor(readonly now: () => Date, private readonly keep = 64) {}
 
   create(name: string): BmcTask {
     const t: BmcTask = {

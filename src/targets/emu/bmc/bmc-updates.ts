@@ -185,6 +185,32 @@ export class BmcUpdates {
     return waiting;
   }
 
+  /**
+   * DELETE on a Task: an update that waits for its activation is withdrawn (the machine's staged request
+   * is cleared, as `fwup unstage` does); a finished task is forgotten; a running one cannot be stopped.
+   */
+  async cancel(task: BmcTask): Promise<void> {
+    if (task.end !== null) {
+      this.tasks.discard(task);
+      return;
+    }
+    if (!task.awaiting) throw new HttpError(400, 'GeneralError', [`task ${task.id} is running and cannot be cancelled: wait for it to finish`]);
+    await this.live.exclusive(async () => {
+      const p = this.live.open(null);
+      try {
+        p.services.clearRequest();
+      } finally {
+        p.close();
+      }
+    });
+    task.awaiting = null;
+    task.state = 'Cancelled';
+    task.status = 'Warning';
+    task.end = this.tasks.now().toISOString();
+    task.messages.push(message('Success'));
+    this.s.log(`bmc: task ${task.id} cancelled: the staged update was withdrawn`);
+  }
+
   private async receive(name: string, body: (file: import('node:fs/promises').FileHandle) => Promise<UpdateParameters>): Promise<BmcTask> {
     const task = this.tasks.create(name);
     const path = join(this.spoolDir, `image-${task.id}.bin`);
