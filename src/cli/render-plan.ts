@@ -18,8 +18,9 @@ export function planText(plan: readonly PlannedAction[], s: Style): string {
       case 'check':
         return `  ${s.cyan('check')}  ${a.purpose}`;
       case 'http': {
-        const body = a.body !== undefined ? `\n         ${JSON.stringify(a.body)}` : a.bytes ? ` (${formatBytes(a.bytes)})` : '';
-        return `  ${s.cyan(a.method.padEnd(6))} ${a.url}${body}\n         ${s.dim(a.purpose)}`;
+        const size = a.bytes ? ` (${formatBytes(a.bytes)})` : '';
+        const body = a.body !== undefined ? `\n         ${JSON.stringify(a.body)}` : '';
+        return `  ${s.cyan(a.method.padEnd(6))} ${a.url}${size}${body}\n         ${s.dim(a.purpose)}`;
       }
     }
   });

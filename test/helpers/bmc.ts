@@ -27,11 +27,29 @@ export async function startBmcMachine(root: string, opts: { name?: string; tls?:
   const env = { FWUP_REDFISH_USER: 'operator', FWUP_REDFISH_PASSWORD: 'correct horse battery', ...opts.env };
   const r = await fwup(['machine', 'start', '--target', `emu:${dir}`, '--redfish', '127.0.0.1:0', ...(opts.tls ? ['--tls'] : []), ...(opts.startArgs ?? []), '--json'], { cwd: root, env });
   if (r.code !== 0) throw new Error(`machine start --redfish failed (${r.code}): ${r.stdout}${r.stderr}`);
-  const out = json(r) as { redfish: { url: string; certFile: string | null; user: string } };
+  const out = json(r) as { pid: number; redfish: { url: string; certFile: string | null; user: string } };
   return {
     target: `emu:${dir}`, dir, url: out.redfish.url, user: env.FWUP_REDFISH_USER, password: env.FWUP_REDFISH_PASSWORD, certFile: out.redfish.certFile,
     stop: async () => {
       await fwup(['machine', 'stop', '--target', `emu:${dir}`], { cwd: root });
+      // The directory is removed next: wait until the machine process has really gone.
+      const deadline = Date.now() + 15_000;
+      while (alive(out.pid)) {
+        if (Date.now() > deadline) {
+          process.kill(out.pid, 'SIGKILL');
+          break;
+        }
+        await new Promise((done) => setTimeout(done, 20));
+      }
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

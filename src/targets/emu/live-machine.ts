@@ -38,7 +38,11 @@ export class LiveMachine {
   constructor(readonly dir: string, private readonly deps: TargetDeps, private readonly emu: EmuDeps) {}
 
   log(m: string): void {
-    appendFileSync(serviceFiles(this.dir).log, `${new Date().toISOString()} ${m}\n`);
+    try {
+      appendFileSync(serviceFiles(this.dir).log, `${new Date().toISOString()} ${m}\n`);
+    } catch {
+      // The directory may be gone (removed right after a stop): a log line must never stop a shutdown.
+    }
   }
 
   open(plan: FaultPlan | null): Platform {

@@ -100,9 +100,10 @@ export async function serveMachine(
       server.close();
       if (front) await front.close().catch(() => {});
       await live.stop();
+      live.log('stopped');
+      // The pid file goes last: whoever waits for it to go may remove the directory.
       rmSync(files.socket, { force: true });
       rmSync(files.pid, { force: true });
-      live.log('stopped');
       done();
     })();
     return shuttingDown;

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { statSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FwupError } from '../../../errors/fwup-error.js';
 import type { LiveMachine } from '../live-machine.js';
@@ -229,6 +229,7 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
     certFile,
     close: () =>
       new Promise<void>((done) => {
+        rmSync(join(live.dir, 'redfish.json'), { force: true });
         server.close(() => done());
         server.closeAllConnections();
       }),

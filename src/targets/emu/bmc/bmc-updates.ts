@@ -159,6 +159,7 @@ export class BmcUpdates {
       try {
         if (off) {
           await this.live.powerOff();
+          this.s.log(`bmc: reset ${type}: the machine is off`);
           return;
         }
         if (type === 'On') await this.live.powerOn(null);
