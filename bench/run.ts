@@ -6,6 +6,7 @@ import { applyBench, downtimeSvg } from './apply.js';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flashromBench } from './flashrom.js';
+import { redfishBench } from './redfish.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
@@ -18,6 +19,7 @@ const SUITES: Record<string, () => Promise<BenchRow[]>> = {
     return rows;
   },
   flashrom: () => flashromBench(),
+  redfish: () => redfishBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -8,5 +8,6 @@ export const ENVIRONMENT: ReadonlyArray<readonly [name: string, meaning: string]
   ['NODE_EXTRA_CA_CERTS', 'a PEM file of extra certificate authorities for https downloads'],
   ['FWUP_REDFISH_USER', 'redfish: the BMC user (with FWUP_REDFISH_PASSWORD; or --credentials FILE); machine start --redfish: the emulated BMC\'s account'],
   ['FWUP_REDFISH_PASSWORD', 'redfish: the BMC password (never give it on the command line)'],
+  ['FWUP_MACHINE_START_TIMEOUT', 'seconds machine start waits for the machine (and its BMC) to come up (default 30)'],
   ['FWUP_REBOOT_COMMAND', 'replaces systemctl reboot / reboot (tests, unusual systems)'],
 ];

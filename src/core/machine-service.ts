@@ -8,7 +8,7 @@ import { startBmc } from '../targets/emu/bmc/bmc-server.js';
 import { readMachineConfig } from '../machine/platform.js';
 import type { Context } from './context.js';
 import { bmcEngine } from './bmc-engine.js';
-import { emuDeps, lockTimeoutMs, targetDeps } from './settings.js';
+import { emuDeps, lockTimeoutMs, machineStartTimeoutMs, targetDeps } from './settings.js';
 import { resolveTarget, withTargetLock } from './target-session.js';
 import { acquireLock } from '../targets/lock-file.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -64,7 +64,7 @@ export async function machineStart(ctx: Context, spec: string | undefined, bmc?:
     rmSync(join(t.dir, 'redfish.json'), { force: true });
   }
   // Power-on writes the flash: under the machine lock, which the starting machine inherits from us.
-  const started = await withTargetLock(ctx, t, () => launchService(t.dir, ctx.selfCommand, { ...ctx.env, [INHERITED_LOCK]: '1' }, 15_000, extra));
+  const started = await withTargetLock(ctx, t, () => launchService(t.dir, ctx.selfCommand, { ...ctx.env, [INHERITED_LOCK]: '1' }, machineStartTimeoutMs(ctx), extra));
   let redfish: MachineStartResult['redfish'] = null;
   if (bmc && creds) {
     const info = readBmcInfo(t.dir);

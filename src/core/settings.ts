@@ -14,6 +14,15 @@ export function lockTimeoutMs(ctx: Context): number {
   return s * 1000;
 }
 
+/** FWUP_MACHINE_START_TIMEOUT: seconds `machine start` waits for the machine to come up (default 30). */
+export function machineStartTimeoutMs(ctx: Context): number {
+  const raw = ctx.env.FWUP_MACHINE_START_TIMEOUT;
+  if (raw === undefined || raw === '') return 30_000;
+  const s = Number(raw);
+  if (!(s > 0)) throw new FwupError('USAGE', `FWUP_MACHINE_START_TIMEOUT=${raw} is not a number of seconds`, { hint: 'e.g. FWUP_MACHINE_START_TIMEOUT=60 on a loaded host' });
+  return s * 1000;
+}
+
 export function faultPlan(ctx: Context): FaultPlan | null {
   const raw = ctx.env.FWUP_FAULT;
   return raw ? parseFaultPlan(raw) : null;

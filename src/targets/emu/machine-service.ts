@@ -97,14 +97,18 @@ export async function serveMachine(
   let shuttingDown: Promise<void> | null = null;
   function shutdown(): Promise<void> {
     shuttingDown ??= (async () => {
-      server.close();
-      if (front) await front.close().catch(() => {});
-      await live.stop();
-      live.log('stopped');
-      // The pid file goes last: whoever waits for it to go may remove the directory.
-      rmSync(files.socket, { force: true });
-      rmSync(files.pid, { force: true });
-      done();
+      try {
+        if (front) await front.close().catch(() => {});
+        await live.stop();
+        live.log('stopped');
+      } finally {
+        // The control socket and the pid file go last (a waiting `machine stop` sees the machine running
+        // until then, and may remove the directory right after), and the service always ends.
+        server.close();
+        rmSync(files.socket, { force: true });
+        rmSync(files.pid, { force: true });
+        done();
+      }
     })();
     return shuttingDown;
   }

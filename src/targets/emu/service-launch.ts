@@ -17,8 +17,9 @@ export async function launchService(dir: string, selfCommand: readonly string[],
   }
   const log = openSync(files.log, 'a');
   let exited: number | null = null;
+  let child: ReturnType<typeof spawn>;
   try {
-    const child = spawn(selfCommand[0]!, [...selfCommand.slice(1), 'machine', 'run', '--target', `emu:${dir}`, ...extraArgs], {
+    child = spawn(selfCommand[0]!, [...selfCommand.slice(1), 'machine', 'run', '--target', `emu:${dir}`, ...extraArgs], {
       detached: true,
       stdio: ['ignore', log, log],
       env: env as NodeJS.ProcessEnv,
@@ -46,7 +47,9 @@ export async function launchService(dir: string, selfCommand: readonly string[],
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new FwupError('MACHINE_TIMEOUT', `the machine did not come up within ${timeoutMs} ms`, { hint: `see ${files.log}` });
+  // Do not leave a machine that came up too late running unseen (its CPUs would spin for nothing).
+  if (exited === null) child.kill('SIGKILL');
+  throw new FwupError('MACHINE_TIMEOUT', `the machine did not come up within ${timeoutMs} ms (it was stopped)`, { hint: `see ${files.log}; a loaded host may need a longer FWUP_MACHINE_START_TIMEOUT` });
 }
 
 export async function stopService(dir: string, timeoutMs = 15_000): Promise<number | null> {

@@ -79,17 +79,20 @@ export async function applyOnBmc(c0: Connection, spec: RedfishSpec, rec: Redfish
     return report();
   }
   if (how !== 'immediate' && task && (task.monitor || task.uri)) {
-    clock.start(how === 'reset' ? 'install' : 'install');
+    clock.start('install');
     task = await followTask(c.client, task, { timeoutMs: req.timeoutMs, until: 'done', onProgress: (p) => req.onProgress?.({ phase: 'install', done: p, total: 100 }) });
   }
-  clock.start('power-on');
-  const deadline = Date.now() + req.timeoutMs;
-  for (;;) {
-    c = await rediscover(c, spec);
-    const p = c.service.system?.powerState ?? 'On';
-    if (p === 'On' || how !== 'reset') break;
-    if (Date.now() > deadline) throw new FwupError('BMC_TASK_TIMEOUT', `the system did not come back on within ${req.timeoutMs / 1000} s (PowerState ${p})`, { hint: 'check the host console; fwup status shows what the BMC reports' });
-    await new Promise((r) => setTimeout(r, 200));
+  // An Immediate install was over before this command read the inventory: that reading is the outcome.
+  if (how !== 'immediate') {
+    clock.start(how === 'reset' ? 'power-on' : 'inventory');
+    const deadline = Date.now() + req.timeoutMs;
+    for (;;) {
+      c = await rediscover(c, spec);
+      const p = c.service.system?.powerState ?? 'On';
+      if (p === 'On' || how !== 'reset') break;
+      if (Date.now() > deadline) throw new FwupError('BMC_TASK_TIMEOUT', `the system did not come back on within ${req.timeoutMs / 1000} s (PowerState ${p})`, { hint: 'check the host console; fwup status shows what the BMC reports' });
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   clock.stop();
   return report();

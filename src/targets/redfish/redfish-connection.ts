@@ -37,7 +37,11 @@ export async function withConnection<T>(spec: RedfishSpec, deps: TargetDeps, rd:
 }
 
 /** The same, for a conversation that spans several engine steps (a stage): the caller closes it. */
-export async function openConnection(spec: RedfishSpec, deps: TargetDeps, rd: RedfishDeps, opts: TargetOptions, dryRun: boolean): Promise<Connection & { close(): Promise<void> }> {
+export async function openConnection(
+  spec: RedfishSpec, deps: TargetDeps, rd: RedfishDeps, opts: TargetOptions, dryRun: boolean,
+  /** What this command read moments ago (facts, then stage): not read again. */
+  known?: { root: Json; service: RedfishService },
+): Promise<Connection & { close(): Promise<void> }> {
   if (spec.origin.startsWith('http:') && !opts.allowHttp) {
     throw new FwupError('TARGET_INVALID', `${spec.origin} is plain http: the BMC password and the image would cross the network unprotected`, {
       hint: 'use https (the default for BMCs), or pass --allow-http for a lab network you trust',
@@ -50,20 +54,27 @@ export async function openConnection(spec: RedfishSpec, deps: TargetDeps, rd: Re
   const transport = rd.transport ?? nodeTransport({ ca, insecure: opts.insecure });
   const client = new RedfishClient(spec.origin, transport, creds, { timeoutMs: REQUEST_TIMEOUT_MS, dryRun, log: deps.log });
   try {
+    if (known) {
+      await client.login(sessionsPath(known.root));
+      return { client, root: known.root, service: known.service, close: () => client.close() };
+    }
     const rootReply = await client.get('/redfish/v1/');
     if (!rootReply?.json || !String(rootReply.json['@odata.type'] ?? '').startsWith('#ServiceRoot.')) {
       throw new FwupError('REDFISH_PROTOCOL', `${spec.origin}/redfish/v1/ is not a Redfish service root`, { hint: 'check the address: it must be the BMC\'s Redfish service' });
     }
     const root = rootReply.json;
-    const links = (root.Links ?? {}) as Json;
-    const sessions = ((links.Sessions ?? {}) as Json)['@odata.id'];
-    await client.login(typeof sessions === 'string' ? sessions : '/redfish/v1/SessionService/Sessions');
+    await client.login(sessionsPath(root));
     const service = await discover(client, root, spec.systemPath);
     return { client, root, service, close: () => client.close() };
   } catch (e) {
     await client.close();
     throw e;
   }
+}
+
+function sessionsPath(root: Json): string {
+  const sessions = (((root.Links ?? {}) as Json).Sessions as Json | undefined)?.['@odata.id'];
+  return typeof sessions === 'string' ? sessions : '/redfish/v1/SessionService/Sessions';
 }
 
 /** Read the service again (after an install: versions, power state). */

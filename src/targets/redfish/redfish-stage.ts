@@ -61,7 +61,8 @@ export function redfishStageSession(x: RedfishStageContext, input: StageInput, o
           size += chunk.length;
         },
         finish: async () => {
-          await fh!.sync();
+          // Read back through the same descriptor. No fsync: the spool lives for this command only
+          // (the BMC stores the image; a crash before the push leaves nothing staged).
           const h = createHash('sha256');
           const buf = Buffer.alloc(1 << 20);
           for (let at = 0; at < size; ) {

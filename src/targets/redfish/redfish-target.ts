@@ -9,6 +9,7 @@ import type { PlannedAction } from '../plan.js';
 import { applyOnBmc } from './redfish-apply.js';
 import { componentOf, openConnection, withConnection, type RedfishDeps } from './redfish-connection.js';
 import type { Json } from './redfish-client.js';
+import type { RedfishService } from './redfish-discovery.js';
 import type { RedfishHistoryLine, RedfishRequest, RedfishStatus } from './redfish-results.js';
 import { REQUEST, redfishStageSession, stageApplyTime } from './redfish-stage.js';
 import { redfishSpecText, type RedfishSpec } from './redfish-spec.js';
@@ -27,6 +28,8 @@ export class RedfishTarget implements Target {
   readonly kind = 'redfish' as const;
   readonly spec: string;
   private readonly state: HostState;
+  /** What facts() read, reused by the beginStage that follows it in the same command. */
+  private seen: { at: number; root: Json; service: RedfishService } | null = null;
 
   constructor(private readonly rs: RedfishSpec, private readonly deps: TargetDeps, private readonly rd: RedfishDeps, private readonly opts: TargetOptions) {
     this.spec = redfishSpecText(rs);
@@ -43,6 +46,7 @@ export class RedfishTarget implements Target {
 
   async facts(): Promise<TargetFacts> {
     return this.connect(false, async (c) => {
+      this.seen = { at: Date.now(), root: c.root, service: c.service };
       const comp = componentOf(c, this.opts);
       const max = c.service.update.maxImageBytes ?? 2 ** 32;
       return {
@@ -56,7 +60,8 @@ export class RedfishTarget implements Target {
   }
 
   async beginStage(input: StageInput, opts: StageOptions): Promise<StageSession> {
-    const c = await openConnection(this.rs, this.deps, this.rd, this.opts, opts.dryRun);
+    const fresh = this.seen && Date.now() - this.seen.at < 30_000 ? this.seen : undefined;
+    const c = await openConnection(this.rs, this.deps, this.rd, this.opts, opts.dryRun, fresh);
     try {
       if (!c.service.update.enabled) throw new FwupError('TARGET_UNSUPPORTED', `the UpdateService of ${this.spec} is disabled (ServiceEnabled false)`, { hint: 'enable it in the BMC\'s settings' });
       const component = componentOf(c, this.opts);

@@ -79,7 +79,9 @@ export async function followTask(c: RedfishClient, first: TaskSummary, o: Follow
   let t = first;
   let last = JSON.stringify([t.state, t.percent, t.messages.length]);
   let lastChange = Date.now();
-  let delay = 100;
+  // Every 50 ms for the first 3 s (a quick task is seen done at once), then growing to once a second.
+  let delay = 50;
+  const started = Date.now();
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (;;) {
     o.onProgress?.(t.percent ?? 0, t.state);
@@ -91,13 +93,12 @@ export async function followTask(c: RedfishClient, first: TaskSummary, o: Follow
       });
     }
     await sleep(delay);
-    delay = Math.min(delay * 2, 2000);
+    if (Date.now() - started > 3000) delay = Math.min(Math.round(delay * 1.5), 1000);
     t = await poll(c, t);
     const now = JSON.stringify([t.state, t.percent, t.messages.length]);
     if (now !== last) {
       last = now;
       lastChange = Date.now();
-      delay = 100;
     }
   }
 }

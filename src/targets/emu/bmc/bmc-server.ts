@@ -90,7 +90,8 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
     const who = sessions.authenticate(req);
     if (!who) throw new HttpError(401, 'NoValidSession');
 
-    const v = view();
+    // Read the machine only for the resources made from it (not for every task-monitor poll).
+    const v = () => view();
     const post = async (fn: (body: Record<string, unknown>) => Promise<void> | void) => {
       if (method !== 'POST') throw new HttpError(405, 'OperationNotAllowed', [], { Allow: 'POST' });
       await fn(await readJson(req, JSON_LIMIT));
@@ -98,18 +99,18 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
     const accepted = (t: ReturnType<BmcUpdates['simpleUpdate']>) => sendJson(res, 202, taskJson(t), { Location: monitorUri(t.id) });
     switch (path) {
       case R.URI.systems: return get(() => R.systems());
-      case R.URI.system: return get(() => R.system(v));
+      case R.URI.system: return get(() => R.system(v()));
       case R.URI.managers: return get(() => R.managers());
-      case R.URI.manager: return get(() => R.manager(v));
+      case R.URI.manager: return get(() => R.manager(v()));
       case R.URI.updateService:
         if (method === 'PATCH') return patchUpdateService(await readJson(req, JSON_LIMIT), res);
-        return get(() => R.updateService(v));
-      case R.URI.inventory: return get(() => R.inventory(v));
-      case R.URI.sessionService: return get(() => R.sessionService(v));
+        return get(() => R.updateService(v()));
+      case R.URI.inventory: return get(() => R.inventory(v()));
+      case R.URI.sessionService: return get(() => R.sessionService(v()));
       case R.URI.sessions: return get(() => R.sessions(sessions.list()));
       case R.URI.accountService: return get(() => R.accountService());
       case R.URI.accounts: return get(() => R.accounts());
-      case R.URI.account: return get(() => R.account(v));
+      case R.URI.account: return get(() => R.account(v()));
       case R.URI.taskService: return get(() => R.taskService());
       case R.URI.tasks: return get(() => R.tasks(tasks.all().map((t) => t.id)));
       case R.URI.reset:
@@ -131,7 +132,7 @@ export async function startBmc(live: LiveMachine, o: BmcOptions): Promise<Runnin
         return accepted(await updates.receiveMultipart(req, 'Immediate'));
     }
     let m = /^\/redfish\/v1\/UpdateService\/FirmwareInventory\/([\w-]+)$/.exec(path);
-    if (m) return get(() => R.inventoryItem(v, m![1]!));
+    if (m) return get(() => R.inventoryItem(v(), m![1]!));
     m = /^\/redfish\/v1\/TaskService\/Tasks\/(\d+)$/.exec(path);
     if (m) {
       const t = tasks.get(m[1]!);

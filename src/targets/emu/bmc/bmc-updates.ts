@@ -155,6 +155,10 @@ export class BmcUpdates {
     const waiting = this.tasks.awaiting('reset');
     const off = type === 'ForceOff' || type === 'GracefulShutdown';
     this.resetting = off ? 'PoweringOff' : 'PoweringOn';
+    // The reset the task asked for is done: its ResetRequired no longer stands. Clients read the
+    // task's messages as the operations still pending (Ansible's PerformRequestedOperations resets
+    // for each ResetRequired it finds, finished task or not).
+    if (waiting && !off) waiting.messages = waiting.messages.filter((m) => !m.MessageId.endsWith('.ResetRequired'));
     void this.live.exclusive(async () => {
       try {
         if (off) {
@@ -215,11 +219,12 @@ export class BmcUpdates {
   private async receive(name: string, body: (file: import('node:fs/promises').FileHandle) => Promise<UpdateParameters>): Promise<BmcTask> {
     const task = this.tasks.create(name);
     const path = join(this.spoolDir, `image-${task.id}.bin`);
+    const t0 = performance.now();
     let params: UpdateParameters;
     const file = await open(path, 'wx', 0o600);
     try {
+      // No fsync: the spool is read at once by the stage engine, and an upload a crash cut short is lost with its task anyway.
       params = await body(file);
-      await file.sync();
     } catch (e) {
       await file.close();
       await rm(path, { force: true });
@@ -227,7 +232,9 @@ export class BmcUpdates {
       this.tasks.discard(task);
       throw e;
     }
+    const { size } = await file.stat();
     await file.close();
+    this.s.log(`bmc: task ${task.id}: ${name}: received ${size} bytes in ${(performance.now() - t0).toFixed(0)} ms`);
     this.tasks.progress(task, 10, 'TargetDetermined', [TARGET, 'UpdateFile']);
     void this.live.exclusive(() => this.install(task, path, 'UpdateFile', params));
     return task;
@@ -237,9 +244,10 @@ export class BmcUpdates {
   private async install(task: BmcTask, path: string, image: string, params: UpdateParameters): Promise<void> {
     this.tasks.progress(task, 20, 'VerifyingAtComponent', [image, TARGET]);
     try {
+      const t0 = performance.now();
       const staged = await this.engine.stage(path, { allowOlder: params.force, allowReinstall: params.force, allowUnsigned: this.s.allowUnsigned });
       task.report = { staged };
-      this.s.log(`bmc: task ${task.id}: staged ${staged.version} (${staged.size} bytes, sha256 ${staged.fileSha256})`);
+      this.s.log(`bmc: task ${task.id}: staged ${staged.version} (${staged.size} bytes, sha256 ${staged.fileSha256}) in ${(performance.now() - t0).toFixed(0)} ms`);
     } catch (e) {
       if (e instanceof FwupError && e.code === 'NOTHING_TO_DO') {
         this.tasks.finish(task, true, 'UpdateSkipped', [TARGET, image, e.message]);
