@@ -160,7 +160,7 @@ export const COMMANDS: CommandSpec[] = [
       'fwup stage chip.bin --target flashrom:internal --allow-unsigned --sudo',
       'fwup stage bios.bin --target flashrom:internal --region bios --ifd --allow-unsigned',
       'fwup stage firmware.cap --target uefi --capsule-delivery disk',
-      'FWUP_REDFISH_USER=admin FWUP_REDFISH_PASSWORD=… fwup stage bios.fwup --target redfish:https://10.0.0.5 --ca bmc-ca.pem',
+      'fwup stage bios.fwup --target redfish:https://10.0.0.5 --ca bmc-ca.pem',
     ],
     load: () => import('./commands/stage.js'),
   },
