@@ -65,6 +65,12 @@ test('redfish client: stage then warm apply (StartUpdate) over TLS; the live OS 
     assert.equal((await emu(dir, bmc, 'status')).firmware.version, '1', 'staged, not installed');
     assert.equal((await emu(dir, bmc, 'status')).staged.version, '2.0.0', 'the BMC staged it through fwup\'s engine');
 
+    const flash = await flashSha(bmc);
+    r = await c.run(['apply', '--cold']);
+    assert.equal(r.code, EXIT.TARGET, 'a reset would not set off an update that waits for StartUpdate');
+    assert.match(r.stderr, /waits for UpdateService\.StartUpdate/);
+    assert.equal(await flashSha(bmc), flash);
+
     r = await c.run(['apply', '--warm', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const out = json<Doc>(r);

@@ -1,6 +1,7 @@
 import { FwupError } from '../errors/fwup-error.js';
 import type { ApplyOutcome, HistoryItem, TargetOptions } from '../targets/target.js';
 import { EmuTarget } from '../targets/emu/emu-target.js';
+import { applyFailure } from '../targets/redfish/redfish-apply.js';
 import type { BootReport } from '../machine/firmware/firmware.js';
 import type { Context } from './context.js';
 import { Steps } from './steps.js';
@@ -88,6 +89,8 @@ export function outcomeError(out: ApplyOutcome): FwupError | null {
     });
   }
   if (out.kind === 'redfish') {
+    const bmc = applyFailure(out.report);
+    if (bmc) return bmc;
     const failed = out.report.checks.filter((c) => !c.ok);
     return new FwupError('OUTCOME_FAILED', `the outcome check failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
       hint: 'the BMC\'s task messages and fwup status --target … say what the BMC did; the firmware inventory shows what runs',

@@ -10,6 +10,8 @@ export interface ServedImage {
   /** GET requests served in full, and the SHA-256 of the bytes of the last one. */
   served: number;
   lastSha256: string | null;
+  /** Resolves true once a GET was served in full, false after `ms` without one. */
+  waitServed(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -36,9 +38,20 @@ export function localAddressTowards(host: string, port: number, timeoutMs = 5000
  * A short-lived HTTP server for SimpleUpdate's ImageURI: it serves one file, under an unguessable path,
  * to GET and HEAD only, bound to one address; everything else is 404. Stopped when the BMC has it.
  */
-export async function serveImage(file: string, size: number, address: string, port = 0): Promise<ServedImage> {
-  const path = `/fwup-${randomBytes(12).toString('hex')}/${encodeURIComponent(basename(file).replace(/^\.|\.tmp$/g, '') || 'image.bin')}`;
-  const state: ServedImage = { url: '', served: 0, lastSha256: null, close: async () => {} };
+export async function serveImage(file: string, size: number, address: string, port = 0, name = basename(file)): Promise<ServedImage> {
+  // Under the image's own name: BMCs tell an image's kind by its file name (iLO, iDRAC look at the extension).
+  const path = `/fwup-${randomBytes(12).toString('hex')}/${encodeURIComponent(basename(name).replace(/^\.|\.tmp$/g, '') || 'image.bin')}`;
+  const waiters: Array<() => void> = [];
+  const state: ServedImage = {
+    url: '', served: 0, lastSha256: null, close: async () => {},
+    waitServed: (ms) => state.served > 0 ? Promise.resolve(true) : new Promise<boolean>((done) => {
+      const timer = setTimeout(() => done(false), ms);
+      waiters.push(() => {
+        clearTimeout(timer);
+        done(true);
+      });
+    }),
+  };
   const server = createServer((req, res) => {
     if (req.url !== path || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'Content-Length': '0' }).end();
@@ -51,10 +64,16 @@ export async function serveImage(file: string, size: number, address: string, po
     }
     const h = createHash('sha256');
     const rs = createReadStream(file);
+    let sha: string | null = null;
     rs.on('data', (c) => h.update(c));
-    rs.on('end', () => {
+    rs.on('end', () => (sha = h.digest('hex')));
+    // Served once the response has gone to the socket, not when the file was read: closing the server
+    // right after must not cut the BMC's download short.
+    res.on('finish', () => {
+      if (sha === null) return;
       state.served++;
-      state.lastSha256 = h.digest('hex');
+      state.lastSha256 = sha;
+      waiters.splice(0).forEach((w) => w());
     });
     rs.pipe(res);
   });

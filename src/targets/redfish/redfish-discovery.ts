@@ -106,7 +106,11 @@ export function pickComponent(s: RedfishService, wanted: string | undefined): Re
   }
   const up = list.filter((x) => x.updateable);
   const sys = s.system?.uri;
-  const host = up.filter((x) => /bios|system|host|uefi/i.test(`${x.id} ${x.name}`) && (!sys || x.relatedItems.length === 0 || x.relatedItems.includes(sys)));
+  // RelatedItem names the system or one of its resources (bmcweb and the DMTF mockups: …/Systems/ID/Bios).
+  const host = up.filter((x) => /bios|system|host|uefi/i.test(`${x.id} ${x.name}`) && (!sys || x.relatedItems.length === 0 || x.relatedItems.some((r) => r === sys || r.startsWith(`${sys}/`))));
+  // "System ROM" beside "System CPLD" (iLO, iDRAC): the one named as the boot firmware wins.
+  const boot = host.filter((x) => /bios|uefi|system ?rom|(system|host) ?firmware/i.test(`${x.id} ${x.name}`));
+  if (boot.length === 1) return boot[0]!;
   if (host.length === 1) return host[0]!;
   if (up.length === 1) return up[0]!;
   throw new FwupError('TARGET_INVALID', `the BMC lists ${up.length} updateable firmware items and fwup cannot tell which one is the system's firmware`, {

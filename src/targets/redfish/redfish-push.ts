@@ -117,7 +117,7 @@ export async function pushImage(c: RedfishClient, s: RedfishService, comp: Redfi
     case 'simple-update': {
       const bmc = new URL(c.origin);
       const [addr, portText] = splitAddress(o.serveAddress ?? (c.dryRun ? 'ADDRESS' : await localAddressTowards(bmc.hostname.replace(/^\[|\]$/g, ''), Number(bmc.port || (bmc.protocol === 'https:' ? 443 : 80)))));
-      const server = c.dryRun ? null : await serveImage(f.path, f.size, addr, portText);
+      const server = c.dryRun ? null : await serveImage(f.path, f.size, addr, portText, f.name);
       const url = server?.url ?? `http://${addr}:PORT/fwup-RANDOM/${f.name}`;
       const body = { ImageURI: url, TransferProtocol: 'HTTP', ...params };
       try {

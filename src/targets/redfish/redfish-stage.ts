@@ -87,6 +87,13 @@ export function redfishStageSession(x: RedfishStageContext, input: StageInput, o
           task = await followTask(c.client, taskFromReply(pushed.reply), { timeoutMs: x.taskTimeoutMs, until: 'await', onProgress: (p) => progress?.(p / 100) });
           const bad = taskError(task, `stage on ${x.spec}`);
           if (bad) throw bad;
+          // SimpleUpdate on a BMC that answers before it fetches (HPE iLO: 200 Success, then the download):
+          // the image server stays up until the BMC has the image.
+          if (pushed.server && pushed.server.served === 0 && !(await pushed.server.waitServed(x.taskTimeoutMs))) {
+            throw new FwupError('BMC_TASK_TIMEOUT', `the BMC accepted SimpleUpdate but did not fetch ${pushed.server.url} within ${Math.round(x.taskTimeoutMs / 1000)} s`, {
+              hint: 'check that the BMC can reach this host (--serve-address ADDRESS[:PORT]); nothing was staged',
+            });
+          }
           if (pushed.server && pushed.server.served > 0 && pushed.server.lastSha256 !== written.sha256) {
             throw new FwupError('FILE_IO', `the image server sent bytes hashing to ${pushed.server.lastSha256}, not the verified ${written.sha256}`, { hint: 'run stage again' });
           }
@@ -94,10 +101,13 @@ export function redfishStageSession(x: RedfishStageContext, input: StageInput, o
       } finally {
         await pushed.server?.close();
       }
-      const installed = task !== null && (task.state === 'Completed');
+      // A task that is over can still leave the image for the next host reset: a ResetRequired message
+      // (iDRAC: "Job completed, server reboot pending") or ResetRequiredOnUpdate (bmcweb's host firmware).
+      const resetPending = task !== null && task.state === 'Completed' && (task.resetRequest !== null || x.component.resetRequiredOnUpdate === true);
+      const installed = task !== null && task.state === 'Completed' && !resetPending;
       const staged = {
         version: r.version, versionNumber: r.versionNumber, format: r.format, size, fileSha256: written.sha256, payloadSha256: r.sha256,
-        stagedAt: x.now().toISOString(), flags: installed ? ['INSTALLED'] : task?.awaiting ? [`AWAITS_${task.awaiting.toUpperCase().replace('-', '_')}`] : [],
+        stagedAt: x.now().toISOString(), flags: installed ? ['INSTALLED'] : resetPending ? ['AWAITS_RESET'] : task?.awaiting ? [`AWAITS_${task.awaiting.toUpperCase().replace('-', '_')}`] : [],
       };
       if (!opts.dryRun) {
         const record: RedfishRequest = {
@@ -108,6 +118,7 @@ export function redfishStageSession(x: RedfishStageContext, input: StageInput, o
         await x.state.write(REQUEST, record);
         const line: RedfishHistoryLine = { time: staged.stagedAt, action: 'stage', version: r.version, versionNumber: r.versionNumber, before: x.component.version, after: null, detail: `${pushed.method}${x.applyTime ? `, apply time ${x.applyTime}` : ''}: task ${task?.uri ?? '-'} ${task?.state ?? '(dry run)'}` };
         await x.state.appendHistory(line);
+        if (resetPending) x.log.info(`the BMC holds ${r.version} for the next host reset: fwup apply --cold sets it off`);
         if (installed) x.log.warn(`the BMC installed ${r.version} at once (apply time ${x.applyTime ?? 'its default'}): fwup apply only checks the outcome`);
       }
       return {
