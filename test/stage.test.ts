@@ -67,11 +67,11 @@ test('stage: every rejection leaves the machine directory byte-identical', async
     const hdr = xorByte(await readFile(IMG('fw-2.0.0-signed.fwup')), 60, 0x01);
     await writeFile(join(dir, 'header.fwup'), hdr);
     await writeFile(join(dir, 'big.bin'), Buffer.alloc(700 * 1024, 1));
-    const cases: Array<{ what: string; target: string; args: string[]; code: number; err: string; msg: RegExp }> = [
+    const cases: Array<{ what: string; target: string; args: string[]; code: number; err: string; msg: RegExp; hint?: RegExp }> = [
       { what: 'unknown format', target: keyed, args: [join(FIX, 'payloads', 'fw-2.0.0.bin')], code: EXIT.INVALID_IMAGE, err: 'IMAGE_UNKNOWN_FORMAT', msg: /not a known image format/ },
       { what: 'payload bit flip', target: keyed, args: [join(dir, 'flipped.fwup')], code: EXIT.INTEGRITY, err: 'IMAGE_PAYLOAD_CRC', msg: /payload CRC-32 mismatch/ },
       { what: 'header bit flip', target: keyed, args: [join(dir, 'header.fwup')], code: EXIT.INTEGRITY, err: 'IMAGE_HEADER_CRC', msg: /header CRC-32 mismatch/ },
-      { what: 'untrusted key', target: keyed, args: [IMG('fw-2.0.0-other-key.fwup')], code: EXIT.SIGNATURE, err: 'IMAGE_SIGNATURE_UNKNOWN_KEY', msg: /not trusted/ },
+      { what: 'untrusted key', target: keyed, args: [IMG('fw-2.0.0-other-key.fwup')], code: EXIT.SIGNATURE, err: 'IMAGE_SIGNATURE_UNKNOWN_KEY', msg: /not trusted/, hint: /^sign it with a key the target trusts .*machine init --trust\)$/ },
       { what: 'unsigned on a keyed machine', target: keyed, args: [IMG('fw-2.0.0-unsigned.fwup'), '--allow-unsigned'], code: EXIT.SIGNATURE, err: 'IMAGE_UNSIGNED', msg: /not signed/ },
       { what: 'unsigned without --allow-unsigned', target: dev, args: [IMG('fw-2.0.0-unsigned.fwup')], code: EXIT.SIGNATURE, err: 'IMAGE_UNSIGNED', msg: /not signed/ },
       { what: 'wrong platform', target: keyed, args: [IMG('fw-2.0.0-other-platform.fwup')], code: EXIT.POLICY, err: 'POLICY_PLATFORM', msg: /acme-board-7/ },
@@ -84,9 +84,12 @@ test('stage: every rejection leaves the machine directory byte-identical', async
       const before = await hashTree(dir);
       const r = await fwup(['stage', ...c.args, '--target', c.target, '--json'], { cwd: dir });
       assert.equal(r.code, c.code, `${c.what}: ${r.stdout}`);
-      const e = json<{ error: { code: string; message: string } }>(r).error;
+      const e = json<{ error: { code: string; message: string; hint: string } }>(r).error;
       assert.equal(e.code, c.err, c.what);
       assert.match(e.message, c.msg, c.what);
+      // stage takes no --key or --cert: a hint never tells the user to pass one.
+      assert.doesNotMatch(e.hint, /--key|--cert\b/, c.what);
+      if (c.hint) assert.match(e.hint, c.hint, c.what);
       assert.equal(await hashTree(dir), before, `${c.what}: nothing changed`);
     }
     // Security version: raise the machine's counter to 2, then an image with security version 1 is refused.

@@ -155,11 +155,11 @@ uefiTest('uefi: every refusal leaves the sysroot and the state directory byte-id
   const v = await world();
   const noEsrt = await world({ esrt: null });
   try {
-    const cases: Array<{ what: string; w: World; args: string[]; code: number; err: string; msg: RegExp }> = [
+    const cases: Array<{ what: string; w: World; args: string[]; code: number; err: string; msg: RegExp; hint?: RegExp }> = [
       { what: 'no way to deliver', w, args: [CAP('unsigned-4k.cap'), '--allow-unsigned'], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /no way to hand the capsule/ },
       { what: 'no ESRT', w: noEsrt, args: [CAP('unsigned-4k.cap'), '--allow-unsigned'], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /no ESRT/ },
       { what: 'no ESRT entry', w: v, args: [CAP('signed-64k.cap')], code: EXIT.POLICY, err: 'POLICY_PLATFORM', msg: /0777B0AD-7BA9-4122-BA99-C7669D5A1587, which this system does not have/ },
-      { what: 'unsigned', w: v, args: [CAP('unsigned-4k.cap')], code: EXIT.SIGNATURE, err: 'IMAGE_UNSIGNED', msg: /not signed/ },
+      { what: 'unsigned', w: v, args: [CAP('unsigned-4k.cap')], code: EXIT.SIGNATURE, err: 'IMAGE_UNSIGNED', msg: /not signed/, hint: /^the firmware checks a capsule's signature itself .*--allow-unsigned/ },
       { what: 'not a capsule', w: v, args: [join(REPO_ROOT, 'fixtures/images/fw-2.0.0-signed.fwup')], code: EXIT.TARGET, err: 'TARGET_UNSUPPORTED', msg: /takes UEFI capsules/ },
       { what: 'bad capsule flag combination', w: v, args: [CAP('invalid/initiate-reset-without-persist.cap'), '--allow-unsigned'], code: EXIT.INVALID_IMAGE, err: 'CAPSULE_INVALID', msg: /InitiateReset requires PersistAcrossReset/ },
       { what: 'truncated capsule', w: v, args: [CAP('invalid/trunc-in-image-header.cap'), '--allow-unsigned'], code: EXIT.INVALID_IMAGE, err: 'CAPSULE_INVALID', msg: /invalid capsule/ },
@@ -170,9 +170,11 @@ uefiTest('uefi: every refusal leaves the sysroot and the state directory byte-id
       const before = await c.w.snapshot();
       const r = await c.w.run(['stage', ...c.args, '--json']);
       assert.equal(r.code, c.code, `${c.what}: ${r.stdout}${r.stderr}`);
-      const e = json<{ error: { code: string; message: string } }>(r).error;
+      const e = json<{ error: { code: string; message: string; hint: string } }>(r).error;
       assert.equal(e.code, c.err, c.what);
       assert.match(e.message, c.msg, c.what);
+      assert.doesNotMatch(e.hint, /development machine|--key\b/, `${c.what}: a hint for this target, not the emulated machine's`);
+      if (c.hint) assert.match(e.hint, c.hint, c.what);
       assert.equal(await c.w.snapshot(), before, `${c.what}: nothing changed`);
     }
   } finally {

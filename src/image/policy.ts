@@ -19,6 +19,8 @@ export interface PolicyFacts {
   imageTypeId?: string | null;
   /** A development machine may take unsigned images when the user passes --allow-unsigned. */
   development: boolean;
+  /** What to say about --allow-unsigned on this target (default: the emulated development machine's words). */
+  unsignedHint?: string;
   /** Bytes the image itself may have (STAGING), and bytes a firmware slot holds once it is installed. */
   capacity: { image: number; slot: number };
 }
@@ -35,7 +37,7 @@ export interface PolicyOptions {
  * The same function runs in `stage` and in the emulated firmware.
  */
 export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOptions, what = 'image'): FwupError | null {
-  const integrity = reportError(r, what);
+  const integrity = reportError(r, what, 'target');
   if (integrity) return integrity;
   if (r.payloadSize === 0) {
     return new FwupError('POLICY_EMPTY', `${what} has an empty payload: there is nothing to install`, {
@@ -72,7 +74,7 @@ export function checkPolicy(r: ImageReport, facts: PolicyFacts, opts: PolicyOpti
     if (!(opts.allowUnsigned && facts.development)) {
       return new FwupError('IMAGE_UNSIGNED', `${what} is not signed`, {
         hint: facts.development
-          ? 'pass --allow-unsigned to install an unsigned image on this development machine'
+          ? (facts.unsignedHint ?? 'pass --allow-unsigned to install an unsigned image on this development machine')
           : 'sign it (fwup pack --sign KEY); only a development machine takes unsigned images, with --allow-unsigned',
       });
     }

@@ -51,7 +51,11 @@ export function signatureAcceptable(s: SignatureReport): boolean {
 }
 
 /** The error an unhealthy report stands for (first failing check wins), or null when it is ok. */
-export function reportError(r: ImageReport, what = 'image'): FwupError | null {
+/**
+ * The first failed check as an error. `audience` picks the hint: `inspect` (and fetch) take --key and
+ * --cert; a target's trust is its own (stage has no --key), so its hint says how the target is told.
+ */
+export function reportError(r: ImageReport, what = 'image', audience: 'inspect' | 'target' = 'inspect'): FwupError | null {
   if (r.checks.headerCrc === 'mismatch') return new FwupError('IMAGE_HEADER_CRC', `${what}: header CRC-32 mismatch`);
   if (r.checks.payloadCrc === 'mismatch') {
     return new FwupError('IMAGE_PAYLOAD_CRC', `${what}: payload CRC-32 mismatch`, {
@@ -64,7 +68,7 @@ export function reportError(r: ImageReport, what = 'image'): FwupError | null {
     });
   }
   if (r.capsule) {
-    const e = capsuleSignatureError(r.capsule, what);
+    const e = capsuleSignatureError(r.capsule, what, audience);
     if (e) return e;
   }
   if (r.signature.status === 'invalid') {
@@ -74,14 +78,16 @@ export function reportError(r: ImageReport, what = 'image'): FwupError | null {
   }
   if (r.signature.status === 'unknown-key') {
     return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what}: signed by key ${r.signature.keyId}, which is not trusted`, {
-      hint: 'pass the matching public key (--key NAME.pub), or trust it on the target',
+      hint: audience === 'inspect'
+        ? 'pass the matching public key (--key NAME.pub), or trust it on the target'
+        : 'sign it with a key the target trusts (an emulated machine trusts the keys given to fwup machine init --trust)',
     });
   }
   return null;
 }
 
 /** The first capsule payload whose signature failed, as an error naming the payload and the reason. */
-function capsuleSignatureError(c: CapsuleReport, what: string): FwupError | null {
+function capsuleSignatureError(c: CapsuleReport, what: string, audience: 'inspect' | 'target'): FwupError | null {
   const p = c.payloads.find((x) => x.signature.status === 'invalid' || x.signature.status === 'unknown-key');
   if (!p) return null;
   const details = { payload: p.index, reason: p.signature.reason, signer: p.signature.signer };
@@ -92,7 +98,9 @@ function capsuleSignatureError(c: CapsuleReport, what: string): FwupError | null
     });
   }
   return new FwupError('IMAGE_SIGNATURE_UNKNOWN_KEY', `${what}: payload ${p.index}: signed by ${p.signature.signer}, which is not trusted: ${p.signature.reason}`, {
-    hint: 'pass the certificate of the root or intermediate CA you trust with --cert',
+    hint: audience === 'inspect'
+      ? 'pass the certificate of the root or intermediate CA you trust with --cert'
+      : 'sign it with a certificate that chains to one the target trusts (an emulated machine trusts those given to fwup machine init --trust-cert)',
     details,
   });
 }

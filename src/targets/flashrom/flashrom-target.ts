@@ -70,6 +70,7 @@ export class FlashromTarget implements Target {
       // "not verified"; an unsigned image (every raw dump) needs --allow-unsigned, the explicit consent.
       hasTrustedKeys: false,
       development: true,
+      unsignedHint: 'flashrom writes what it is given: pass --allow-unsigned to write an unsigned image (a raw chip dump has no signature)',
       // The exact size rule (image = chip or region) is enforced by stage, which knows the region.
       capacity: { image: Number.MAX_SAFE_INTEGER, slot: Number.MAX_SAFE_INTEGER },
       trustedKeys: [],

@@ -54,7 +54,8 @@ export class RedfishTarget implements Target {
         lowestSupportedVersion: versionNumberOf(comp.lowestSupportedVersion) ?? 0, securityVersion: 0,
         // The BMC holds the trust anchors and checks signatures itself; locally fwup checks structure,
         // digests and version policy, and an unsigned image still needs --allow-unsigned.
-        hasTrustedKeys: false, hasTrustedCerts: false, development: true, capacity: { image: max, slot: max }, trustedKeys: null, trustedCerts: null,
+        hasTrustedKeys: false, hasTrustedCerts: false, development: true,
+        unsignedHint: 'the BMC checks signatures itself and may refuse it; pass --allow-unsigned to send an unsigned image', capacity: { image: max, slot: max }, trustedKeys: null, trustedCerts: null,
       };
     });
   }

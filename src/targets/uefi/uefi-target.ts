@@ -62,6 +62,7 @@ export class UefiTarget implements Target {
       securityVersion: 0,
       hasTrustedKeys: false,
       development: true,
+      unsignedHint: 'the firmware checks a capsule\'s signature itself at the reboot and refuses one it does not trust; pass --allow-unsigned to hand over an unsigned capsule anyway',
       capacity: { image: 0xffffffff, slot: Number.MAX_SAFE_INTEGER },
       // The firmware verifies capsule signatures against its own keys.
       trustedKeys: null,
