@@ -37,6 +37,17 @@ function call(bmc: TestBmc, method: string, path: string, o: { body?: Buffer | s
   });
 }
 
+/** Poll a task monitor until `done` holds for the task (30 s at most: a loaded CI host is slow). */
+async function untilTask(bmc: TestBmc, monitor: string, done: (t: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const t = (await call(bmc, 'GET', monitor)).json ?? {};
+    if (done(t)) return t;
+    if (Date.now() > deadline) throw new Error(`task at ${monitor} did not get there: ${JSON.stringify(t)}`);
+    await new Promise((d) => setTimeout(d, 50));
+  }
+}
+
 const messageIds = (r: Reply) => ((r.json?.error as { '@Message.ExtendedInfo'?: Array<{ MessageId: string }> } | undefined)?.['@Message.ExtendedInfo'] ?? []).map((m) => m.MessageId);
 const flashSha = async (bmc: TestBmc) => createHash('sha256').update(await readFile(join(bmc.dir, 'flash.img'))).digest('hex');
 
@@ -140,11 +151,7 @@ test('bmc: bad requests get Redfish errors and change nothing: 400, 404, 405, 41
     r = await call(bmc, 'POST', '/redfish/v1/UpdateService/upload', { body: first.body, headers: { 'Content-Type': first.type } });
     assert.equal(r.status, 202);
     const monitor = String(r.headers.location);
-    for (let i = 0; i < 200; i++) {
-      const m = await call(bmc, 'GET', monitor);
-      if ((m.json?.Messages as Array<{ MessageId: string }>).some((x) => x.MessageId.endsWith('AwaitToActivate'))) break;
-      await new Promise((d) => setTimeout(d, 50));
-    }
+    await untilTask(bmc, monitor, (t) => (t.Messages as Array<{ MessageId: string }>).some((x) => x.MessageId.endsWith('AwaitToActivate')));
     r = await call(bmc, 'POST', '/redfish/v1/UpdateService/upload', { body: first.body, headers: { 'Content-Type': first.type } });
     assert.equal(r.status, 503);
     assert.equal(r.headers['retry-after'], '5');
@@ -170,16 +177,11 @@ test('bmc: a rejected image is a task in Exception with VerificationFailed, and 
     const mp = multipart('{}', image);
     const r = await call(bmc, 'POST', '/redfish/v1/UpdateService/upload', { body: mp.body, headers: { 'Content-Type': mp.type } });
     assert.equal(r.status, 202);
-    let t: Record<string, unknown> | null = null;
-    for (let i = 0; i < 200; i++) {
-      t = (await call(bmc, 'GET', String(r.headers.location))).json;
-      if (t?.TaskState !== 'Running' && t?.TaskState !== 'New') break;
-      await new Promise((d) => setTimeout(d, 50));
-    }
-    assert.equal(t?.TaskState, 'Exception');
-    const ids = (t?.Messages as Array<{ MessageId: string; Message: string }>).map((m) => m.MessageId);
+    const t = await untilTask(bmc, String(r.headers.location), (x) => x.TaskState !== 'Running' && x.TaskState !== 'New');
+    assert.equal(t.TaskState, 'Exception');
+    const ids = (t.Messages as Array<{ MessageId: string; Message: string }>).map((m) => m.MessageId);
     assert.ok(ids.includes('Update.1.0.VerificationFailed'), ids.join());
-    assert.match((t?.Messages as Array<{ Message: string }>).at(-1)!.Message, /not trust/);
+    assert.match((t.Messages as Array<{ Message: string }>).at(-1)!.Message, /not trust/);
     assert.equal(await flashSha(bmc), flash, 'verification failed before a byte was written');
   } finally {
     await bmc.stop();
@@ -223,5 +225,33 @@ test('multipart: parsed the same whichever way the body is cut into chunks; boun
     assert.equal(multipartBoundary('application/json'), null);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('bmc: connections are bounded in number: past 32 open ones, a new connection is closed at once', async () => {
+  const { dir, cleanup } = await tempDir();
+  const bmc = await startBmcMachine(dir);
+  const port = Number(new URL(bmc.url).port);
+  const open: ReturnType<typeof connect>[] = [];
+  try {
+    for (let i = 0; i < 32; i++) {
+      const s = connect(port, '127.0.0.1');
+      await new Promise<void>((ok, fail) => s.once('connect', () => ok()).once('error', fail));
+      open.push(s);
+    }
+    const extra = connect(port, '127.0.0.1');
+    const closedMs = await new Promise<number>((done) => {
+      const t0 = Date.now();
+      extra.once('close', () => done(Date.now() - t0));
+      extra.on('error', () => {});
+    });
+    assert.ok(closedMs < 2000, `the 33rd connection was closed by the BMC (after ${closedMs} ms)`);
+    for (const s of open) s.destroy();
+    await new Promise((d) => setTimeout(d, 100));
+    assert.equal((await call(bmc, 'GET', '/redfish/v1/', { auth: null })).status, 200, 'once they are gone, the BMC answers again');
+  } finally {
+    for (const s of open) s.destroy();
+    await bmc.stop();
+    await cleanup();
   }
 });
