@@ -7,6 +7,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flashromBench } from './flashrom.js';
 import { redfishBench } from './redfish.js';
+import { fleetBench } from './fleet.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
@@ -20,6 +21,7 @@ const SUITES: Record<string, () => Promise<BenchRow[]>> = {
   },
   flashrom: () => flashromBench(),
   redfish: () => redfishBench(),
+  fleet: () => fleetBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -61,3 +61,13 @@ export const SUSHY = () => program(DEBIAN_PYTHON, ['-c', 'import sushy'], 'apt-g
 export const ANSIBLE = () => program('ansible-playbook', ['--version'], 'apt-get install ansible to drive the emulated BMC with community.general redfish modules (.ci/run installs it)');
 export const REDFISHTOOL = () => program('redfishtool', ['-h'], 'apt-get install redfishtool to read and reset the emulated BMC with DMTF redfishtool (.ci/run installs it)');
 export const FWUPDTOOL = () => program('fwupdtool', ['--version'], 'apt-get install fwupd to list the emulated BMC with fwupd\'s redfish plugin (.ci/run installs it)');
+
+/** ansible-test (ansible-core's) and the Debian packages of the tools its sanity tests run, seen by Debian's python. */
+export const ANSIBLE_TEST = () => program('ansible-test', ['--version'], 'apt-get install ansible (ansible-core ships ansible-test) to run the collection\'s sanity tests (.ci/run installs it)');
+const pythonModule = (mod: string, pkg: string, what: string) =>
+  program(DEBIAN_PYTHON, ['-c', `import ${mod}`], `apt-get install ${pkg} to run ansible-test sanity's ${what} test (.ci/run installs it)`);
+export const PYCODESTYLE = () => pythonModule('pycodestyle', 'python3-pycodestyle', 'pep8');
+export const YAMLLINT = () => pythonModule('yamllint', 'yamllint', 'yamllint');
+export const PYLINT = () => pythonModule('pylint', 'pylint', 'pylint');
+export const VOLUPTUOUS = () => pythonModule('voluptuous', 'python3-voluptuous', 'validate-modules and runtime-metadata');
+export const GIT = () => program('git', ['--version'], 'apt-get install git (.ci/run installs it)');

@@ -37,6 +37,11 @@ FACTS = ('fwup.fleet.fwup_facts', 'fwup_facts')
 UPDATE = ('fwup.fleet.fwup_update', 'fwup_update')
 
 
+def _natural(host):
+    """A sort key that puts host2 before host10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', host)]
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -88,15 +93,17 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         # Hosts in natural order (host2 before host10), whatever order the forks finished in.
-        key = lambda h: [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', h)]
-        rows = [self.hosts[h] for h in sorted(self.order, key=key)]
+        rows = [self.hosts[h] for h in sorted(self.order, key=_natural)]
         if not rows:
             return
         head = ('host', 'before', 'after', 'verdict', 'downtime')
         cells = [[r['host'], str(r['before'] or '-'), str(r['after'] or '-'), r['verdict'],
                   '%.1f ms' % r['downtime_ms'] if isinstance(r['downtime_ms'], (int, float)) else '-'] for r in rows]
         widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(len(head))]
-        line = lambda c: '  '.join(c[i].ljust(widths[i]) for i in range(len(c))).rstrip()
+
+        def line(c):
+            return '  '.join(c[i].ljust(widths[i]) for i in range(len(c))).rstrip()
+
         self._display.display('\nfwup rollout summary')
         self._display.display(line(head))
         for c, r in zip(cells, rows):

@@ -47,7 +47,7 @@ options:
     description: The BMC firmware inventory item (C(--component)).
     type: str
 author:
-  - fwup developers
+  - fwup developers (!UNKNOWN)
 '''
 
 EXAMPLES = r'''
@@ -70,7 +70,8 @@ ansible_facts:
   type: dict
   contains:
     fwup:
-      description: C(target), C(kind), C(active_version), C(trial), C(staged_version), C(last_attempt), C(security_version) and C(status) (fwup's whole status document).
+      description: C(target), C(kind), C(active_version), C(trial), C(staged_version), C(last_attempt), C(security_version)
+        and C(status) (fwup's whole status document).
       type: dict
 '''
 

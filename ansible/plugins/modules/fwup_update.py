@@ -18,7 +18,7 @@ description:
   - Idempotent, with C(changed=false) and nothing run when the version is already active and confirmed.
   - In check mode fwup's C(--dry-run) validates the image against the target and reports what would be
     sent or written; nothing changes.
-  - For a BMC (C(redfish:) target) run it on the controller (C(delegate_to: localhost)); the account is
+  - For a BMC (C(redfish:) target) run it on the controller (C(delegate_to) C(localhost)); the account is
     passed to fwup in its environment and is never part of the results.
 options:
   image:
@@ -79,7 +79,7 @@ options:
     description: The BMC firmware inventory item to update.
     type: str
 author:
-  - fwup developers
+  - fwup developers (!UNKNOWN)
 '''
 
 EXAMPLES = r'''
@@ -171,7 +171,8 @@ def main():
         result['image'] = dict((k, image.get(k)) for k in ('version', 'versionNumber', 'fileSha256', 'payloadSha256', 'format'))
         if p['sha256'] and image.get('fileSha256') != p['sha256'].lower():
             module.fail_json(msg='%s has SHA-256 %s, not the pinned %s: nothing was changed' % (p['image'], image.get('fileSha256'), p['sha256'].lower()),
-                             error=dict(code='SHA256_MISMATCH', step='inspect', message='the image is not the one pinned', hint='check the file and the sha256 you pinned'), **result)
+                             error=dict(code='SHA256_MISMATCH', step='inspect', message='the image is not the one pinned',
+                                        hint='check the file and the sha256 you pinned'), **result)
         step = 'status'
         status = run_fwup(module, p, 'status', ['status'] + targets)
         before, trial = active_version(status)
