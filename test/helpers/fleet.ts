@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIXTURES } from './bmc.js';
 import { FWUP_BIN, REPO_ROOT, fwup, json } from './cli.js';
@@ -98,8 +98,19 @@ export async function ansibleEnv(work: string, collections: string, extra: Recor
 /** ansible-galaxy collection install of the checkout's collection; returns the collections path. */
 export async function installCollection(work: string): Promise<string> {
   const path = join(work, 'collections');
-  const r = await run('ansible-galaxy', ['collection', 'install', COLLECTION_SRC, '-p', path, '--force'], { cwd: work, env: await ansibleEnv(work, path) });
+  const env = await ansibleEnv(work, path);
+  const r = await run('ansible-galaxy', ['collection', 'install', COLLECTION_SRC, '-p', path, '--force'], { cwd: work, env });
   if (r.code !== 0) throw new Error(`ansible-galaxy collection install exited ${r.code}: ${r.stdout}${r.stderr}`);
+  // The other documented way: a built tarball, installed. It must hold the same files as the folder install.
+  const built = await run('ansible-galaxy', ['collection', 'build', COLLECTION_SRC, '--output-path', work, '--force'], { cwd: work, env });
+  if (built.code !== 0) throw new Error(`ansible-galaxy collection build exited ${built.code}: ${built.stdout}${built.stderr}`);
+  const tarPath = join(work, 'from-tarball');
+  const t = await run('ansible-galaxy', ['collection', 'install', join(work, 'fwup-fleet-0.1.0.tar.gz'), '-p', tarPath], { cwd: work, env });
+  if (t.code !== 0) throw new Error(`ansible-galaxy collection install of the tarball exited ${t.code}: ${t.stdout}${t.stderr}`);
+  const files = async (root: string) => (await readdir(join(root, 'ansible_collections', 'fwup', 'fleet'), { recursive: true })).filter((f) => !/^(MANIFEST|FILES)\.json$/.test(f)).sort();
+  const a = await files(path);
+  const b = await files(tarPath);
+  if (JSON.stringify(a) !== JSON.stringify(b) || !a.includes('plugins/modules/fwup_update.py')) throw new Error(`the tarball install differs from the folder install: ${a.join(',')} / ${b.join(',')}`);
   return path;
 }
 
