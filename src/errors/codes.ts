@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   IMAGE_SIGNATURE_UNKNOWN_KEY: EXIT.SIGNATURE,
   IMAGE_UNSIGNED: EXIT.SIGNATURE,
   CAPSULE_INVALID: EXIT.INVALID_IMAGE,
+  CAB_INVALID: EXIT.INVALID_IMAGE,
 
   POLICY_PLATFORM: EXIT.POLICY,
   POLICY_DOWNGRADE: EXIT.POLICY,
@@ -114,6 +115,7 @@ export const DEFAULT_HINTS: Readonly<Record<ErrorCode, string>> = {
   IMAGE_SIGNATURE_UNKNOWN_KEY: 'trust the signing key on the target (fwup machine init --trust KEY.pub), or check it with fwup inspect --key',
   IMAGE_UNSIGNED: 'sign it (fwup pack --sign KEY); only a development machine takes unsigned images, with --allow-unsigned',
   CAPSULE_INVALID: 'the capsule breaks one of edk2\'s structure rules (the message names it): rebuild it',
+  CAB_INVALID: 'the cabinet (.cab) breaks one of the rules in docs/cabinet-format.md (the message names it): rebuild it, e.g. with gcab -c',
   POLICY_PLATFORM: 'use the image built for this platform',
   POLICY_DOWNGRADE: 'pass --allow-older to install an older version (the security version still applies)',
   POLICY_SECURITY_VERSION: 'the security version never goes down: use an image whose security version is at least the target\'s',
