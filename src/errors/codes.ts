@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   NVRAM_CORRUPT: EXIT.TARGET,
   NOT_STAGED: EXIT.NOT_FOUND,
   TARGET_CHANGED: EXIT.TARGET,
+  TARGET_NO_SPACE: EXIT.TARGET,
 
   FLASH_VIOLATION: EXIT.INTERNAL,
   FLASH_VERIFY: EXIT.FAILURE,
@@ -131,6 +132,7 @@ export const DEFAULT_HINTS: Readonly<Record<ErrorCode, string>> = {
   NVRAM_CORRUPT: 'fwup machine boot rebuilds NVRAM around its intact records',
   NOT_STAGED: 'stage an image first: fwup stage IMAGE',
   TARGET_CHANGED: 'stage the image again',
+  TARGET_NO_SPACE: 'free space on the target\'s storage, then stage again; nothing was written',
   FLASH_VIOLATION: 'this is a bug in fwup; please report it',
   FLASH_VERIFY: 'the flash did not keep what was written and nothing uses it: try again, or check the device',
   FLASH_WRITE_PROTECTED: 'nothing was changed: firmware state is written by the firmware alone, and a protected chip must be unprotected first',

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO_ROOT } from './cli.js';
@@ -72,3 +73,19 @@ export const YAMLLINT = () => pythonModule('yamllint', 'yamllint', 'yamllint');
 export const PYLINT = () => pythonModule('pylint', 'pylint', 'pylint');
 export const VOLUPTUOUS = () => pythonModule('voluptuous', 'python3-voluptuous', 'validate-modules and runtime-metadata');
 export const GIT = () => program('git', ['--version'], 'apt-get install git (.ci/run installs it)');
+
+/** Mounting a small tmpfs (a real full file system for the ESP tests): root and mount(8) are needed. */
+export const TMPFS_MOUNT = (): Requirement => {
+  const key = 'tmpfs-mount';
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const dir = join(tmpdir(), `fwup-tmpfs-probe-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { encoding: 'utf8' });
+  const ok = !m.error && m.status === 0;
+  if (ok) spawnSync('umount', [dir]);
+  rmSync(dir, { recursive: true, force: true });
+  const req = { ok, why: ok ? '' : `cannot mount a tmpfs (${m.error?.message ?? m.stderr?.trim() ?? `exit ${m.status}`}): the ESP free-space tests need root and mount(8) (CI runs as root)` };
+  cache.set(key, req);
+  return req;
+};

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { formatBytes } from '../../util/units.js';
+import { readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FwupError } from '../../errors/fwup-error.js';
 import { sha256Hex } from '../../util/digest.js';
@@ -78,6 +79,7 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
     };
   } else {
     deliveredTo = join(choice.esp!, UPDATE_CAPSULE_DIR, capsuleFileName(entries[0]!.fwClass));
+    await checkEspSpace(choice.esp!, verdict.fileSize);
     const fileRoute = await routeForWrite(deliveredTo, await exists(deliveredTo), sudo, 'the capsule on the EFI system partition');
     osInd = await osIndicationsWithCapsuleDelivery(deps.sysroot);
     const change = osInd;
@@ -246,3 +248,27 @@ export function matchEntries(capsule: CapsuleReport, esrt: EsrtEntry[], opts: Pi
     };
   });
 }
+
+/** fwupd's rule for a capsule on disk: twice the capsule (the new file beside the old one, and the firmware's own copy) plus 1 MiB. */
+export function espSpaceNeeded(capsuleBytes: number): number {
+  return 2 * capsuleBytes + 1024 * 1024;
+}
+
+/** Refuse before the first write when the ESP has too little room: a half-written capsule helps nobody. */
+async function checkEspSpace(esp: string, capsuleBytes: number): Promise<void> {
+  let free: number;
+  try {
+    const st = await statfs(esp);
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // a file system that cannot say: the write itself reports a full disk
+  }
+  const need = espSpaceNeeded(capsuleBytes);
+  if (free < need) {
+    throw new FwupError('TARGET_NO_SPACE', `the EFI system partition ${esp} has ${free} bytes (${formatBytes(free)}) free; a ${formatBytes(capsuleBytes)} capsule needs ${need} (twice its size and 1 MiB, as fwupd requires)`, {
+      hint: 'free space on the ESP (old capsules in EFI/UpdateCapsule, unused boot loaders), or use the capsule loader (--capsule-delivery loader); nothing was written',
+      details: { esp, free, need },
+    });
+  }
+}
+
