@@ -146,6 +146,7 @@ export const COMMANDS: CommandSpec[] = [
       HW_OPTIONS.ifd,
       HW_OPTIONS.delivery,
       HW_OPTIONS.esp,
+      HW_OPTIONS.ignorePower,
       ...REDFISH_OPTIONS,
       HW_OPTIONS.serveAddress,
       HW_OPTIONS.pushMethod,

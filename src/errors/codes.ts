@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   NOT_STAGED: EXIT.NOT_FOUND,
   TARGET_CHANGED: EXIT.TARGET,
   TARGET_NO_SPACE: EXIT.TARGET,
+  POWER_TOO_LOW: EXIT.TARGET,
 
   FLASH_VIOLATION: EXIT.INTERNAL,
   FLASH_VERIFY: EXIT.FAILURE,
@@ -132,6 +133,7 @@ export const DEFAULT_HINTS: Readonly<Record<ErrorCode, string>> = {
   NVRAM_CORRUPT: 'fwup machine boot rebuilds NVRAM around its intact records',
   NOT_STAGED: 'stage an image first: fwup stage IMAGE',
   TARGET_CHANGED: 'stage the image again',
+  POWER_TOO_LOW: 'connect the AC adapter and charge the battery; --ignore-power overrides',
   TARGET_NO_SPACE: 'free space on the target\'s storage, then stage again; nothing was written',
   FLASH_VIOLATION: 'this is a bug in fwup; please report it',
   FLASH_VERIFY: 'the flash did not keep what was written and nothing uses it: try again, or check the device',

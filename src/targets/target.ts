@@ -60,6 +60,8 @@ export interface TargetOptions {
   capsuleDelivery: 'auto' | 'loader' | 'disk';
   /** uefi: the EFI system partition's mount point inside the sysroot (default: /boot/efi, /efi, /boot). */
   esp?: string;
+  /** uefi: stage even on battery or with the battery below 10%. */
+  ignorePower?: boolean;
   /** redfish: the account file (JSON or two lines, mode 0600), instead of FWUP_REDFISH_USER/PASSWORD. */
   credentials?: string;
   /** redfish: the CA certificate (PEM) the BMC's certificate must chain to, instead of the system store. */

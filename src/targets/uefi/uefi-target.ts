@@ -15,6 +15,7 @@ import { attemptStatusName, fwTypeName, readEsrt, type EsrtEntry } from './esrt.
 import type { UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
 import { INTENT, PENDING, REQUEST, uefiStageSession, uefiUnstage } from './uefi-stage.js';
 import { hex64, UefiWrites } from './uefi-writes.js';
+import { powerRefusal, readPower } from './power-supply.js';
 
 const BOOT_ID = 'proc/sys/kernel/random/boot_id';
 
@@ -70,6 +71,8 @@ export class UefiTarget implements Target {
   }
 
   async beginStage(input: StageInput, opts: StageOptions): Promise<StageSession> {
+    const refusal = this.opts.ignorePower ? null : powerRefusal(await readPower(this.deps.sysroot));
+    if (refusal) throw refusal;
     return uefiStageSession(input, opts, {
       deps: this.deps, options: this.opts, state: this.state, writes: this.writes, esrt: await this.esrt(), bootId: await this.bootId(),
       awaitingReboot: async (p) => (await this.outcomeOf(p, await readEsrt(this.deps.sysroot))).state === 'awaiting-reboot',
