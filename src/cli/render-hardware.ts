@@ -74,7 +74,14 @@ export function uefiStatusText(v: UefiStatus, s: Style): string {
   if (v.outcome) {
     const paint = STATE_TEXT[v.outcome.state] ?? ((_s: Style, t: string) => t);
     rows.push(['outcome', `${paint(s, v.outcome.state)} (rebooted since: ${v.outcome.rebooted})`]);
-    for (const e of v.outcome.entries) rows.push([`  ${e.esrt}`, `${e.state}${e.statusName ? ` [${e.statusName}]` : ''}: ${esc(e.detail)}`]);
+    for (const e of v.outcome.entries) {
+      rows.push([`  ${e.esrt}`, `${e.state}${e.statusName ? ` [${e.statusName}]` : ''}: ${esc(e.detail)}`]);
+      if (e.firmwareResult) rows.push(['    result', `${esc(e.firmwareResult.variable)}: ${e.firmwareResult.ok ? s.green(e.firmwareResult.statusName) : s.red(e.firmwareResult.statusName)}${e.firmwareResult.processed ? ` at ${e.firmwareResult.processed}` : ''}`]);
+    }
+  }
+  if (v.capsuleResults.length) {
+    const last = v.capsuleResults[0]!;
+    rows.push(['capsule results', `${v.capsuleResults.length} (newest ${esc(last.variable)}: ${last.statusName}${last.fmp ? ` for ${last.fmp.updateImageTypeId}` : ''})`]);
   }
   const out = [table(rows, s)];
   if (v.warnings.length) out.push('', ...v.warnings.map((w) => `${s.yellow('warning:')} ${esc(w)}`));

@@ -1,4 +1,5 @@
 import { attemptStatusName, type EsrtEntry } from './esrt.js';
+import type { CapsuleResult } from './capsule-results.js';
 
 /**
  * What became of a capsule, judged after the fact from the ESRT: the firmware records the version it
@@ -27,6 +28,23 @@ export interface EntryOutcome {
   lastAttemptStatus: number | null;
   statusName: string | null;
   detail: string;
+  /** The firmware's own Capsule#### record for this image type, when there is one (after a reboot). */
+  firmwareResult?: CapsuleResult | null;
+  /** The ESRT and the result variable tell different stories: both are shown, the failure wins. */
+  disagreement?: string | null;
+}
+
+/**
+ * Put the firmware's result variable beside the ESRT's judgement. The ESRT says what the firmware last
+ * tried per image type; Capsule#### says how processing the capsule itself went. When one reports a
+ * failure and the other success, the outcome is a failure, with both named.
+ */
+export function withResult(o: EntryOutcome, r: CapsuleResult | null): EntryOutcome {
+  if (!r) return { ...o, firmwareResult: null, disagreement: null };
+  const esrtSays = o.state === 'success' ? true : o.state === 'failed' ? false : null;
+  if (esrtSays === null || esrtSays === r.ok) return { ...o, firmwareResult: r, disagreement: null };
+  const disagreement = `the ESRT says ${esrtSays ? 'success' : o.statusName ?? 'failure'}, the firmware's ${r.variable} says ${r.statusName} (${r.status})`;
+  return { ...o, state: 'failed', firmwareResult: r, disagreement, detail: `${o.detail}; but ${disagreement}` };
 }
 
 type Rebooted = 'yes' | 'no' | 'unknown';

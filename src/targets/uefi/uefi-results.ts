@@ -1,3 +1,4 @@
+import type { CapsuleResult } from './capsule-results.js';
 import type { RebootReport } from '../host-reboot.js';
 import type { StagedSummary } from '../target.js';
 import type { AttemptBaseline, EntryOutcome, OutcomeState } from './attempt-outcome.js';
@@ -71,6 +72,8 @@ export interface UefiStatus {
   staged: { version: string; fileSha256: string; payloadSha256: string; delivery: Delivery; deliveredTo: string; stagedAt: string; state: UefiRequest['state'] } | null;
   pending: { version: string; fileSha256: string; delivery: Delivery; appliedAt: string; reboot: UefiPending['reboot'] } | null;
   outcome: { state: OutcomeState; rebooted: string; entries: EntryOutcome[] } | null;
+  /** The firmware's Capsule#### result variables, newest first (CapsuleLast's first). */
+  capsuleResults: CapsuleResult[];
   warnings: string[];
 }
 

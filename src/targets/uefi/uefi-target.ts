@@ -8,7 +8,8 @@ import { HostState } from '../host-state.js';
 import { ActionLog, type PlannedAction } from '../plan.js';
 import { stateName } from '../state-records.js';
 import type { ApplyOutcome, ApplyRequest, HistoryItem, StageInput, StageOptions, StageSession, Target, TargetDeps, TargetFacts, TargetOptions } from '../target.js';
-import { judgeEntry, overallState, rebootedSince, type EntryOutcome, type OutcomeState } from './attempt-outcome.js';
+import { judgeEntry, overallState, rebootedSince, withResult, type EntryOutcome, type OutcomeState } from './attempt-outcome.js';
+import { readCapsuleResults, resultFor } from './capsule-results.js';
 import { findEsp } from './capsule-delivery.js';
 import { FILE_CAPSULE_DELIVERY, fileCapsuleDeliverySupported, readVariable, u64Of } from './efivars.js';
 import { attemptStatusName, fwTypeName, readEsrt, type EsrtEntry } from './esrt.js';
@@ -157,7 +158,10 @@ export class UefiTarget implements Target {
   private async outcomeOf(rec: UefiRequest | UefiPending, esrt: EsrtEntry[] | null): Promise<{ state: OutcomeState; rebooted: string; entries: EntryOutcome[] }> {
     const then = 'appliedAt' in rec ? (rec as UefiPending).bootIdAtApply : rec.bootIdAtStage;
     const rebooted = rebootedSince(then, await this.bootId());
-    const entries = rec.entries.map((b) => judgeEntry(b, esrt?.find((e) => e.fwClass === b.fwClass), rebooted));
+    const judged = rec.entries.map((b) => judgeEntry(b, esrt?.find((e) => e.fwClass === b.fwClass), rebooted));
+    // Before a reboot the firmware has processed nothing of ours: its result variables are older.
+    const results = rebooted === 'no' ? [] : (await readCapsuleResults(this.deps.sysroot)).results;
+    const entries = judged.map((o) => withResult(o, resultFor(results, o.fwClass)));
     return { state: overallState(entries), rebooted, entries };
   }
 
@@ -182,6 +186,9 @@ export class UefiTarget implements Target {
     const record = pending ?? staged;
     const outcome = record ? await this.outcomeOf(record, esrt) : null;
     const warnings: string[] = [];
+    const results = await readCapsuleResults(this.deps.sysroot);
+    warnings.push(...results.problems.map((p) => `a damaged capsule result variable: ${p}`));
+    for (const e of outcome?.entries ?? []) if (e.disagreement) warnings.push(`${e.esrt}: ${e.disagreement}`);
     if (await exists(this.state.path(INTENT))) warnings.push('a stage was cut before the capsule was fully delivered: `fwup unstage --target uefi` undoes it');
     if (outcome?.state === 'failed') warnings.push('the firmware reported that the last capsule failed (see outcome)');
     return {
@@ -203,6 +210,7 @@ export class UefiTarget implements Target {
         ? { version: pending.capsule.version, fileSha256: pending.capsule.fileSha256, delivery: pending.delivery, appliedAt: pending.appliedAt, reboot: pending.reboot }
         : null,
       outcome,
+      capsuleResults: results.results,
       warnings,
     };
   }

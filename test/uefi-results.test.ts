@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { json } from './helpers/cli.js';
+import { EFIVARS, simulateReboot } from './helpers/sysroot.js';
+import { CAP, ESRT, SYS_FW, world, type World } from './helpers/uefi-world.js';
+import { EFI_CAPSULE_REPORT_GUID, capsuleResultFmpLayout, capsuleResultHeaderLayout, efiStatusName, parseCapsuleResult } from '../src/targets/uefi/capsule-results.js';
+import { FMP_CAPSULE_GUID } from '../src/image/capsule-layouts.js';
+
+// The firmware's Capsule#### result variables, read with the ESRT after the reboot: both shown, and a
+// disagreement between them is a failure.
+
+const DEVICE_ERROR = (1n << 63n) | 7n;
+
+/** The bytes of a Capsule#### variable as edk2's capsule runtime writes it: header, FMP extension, two CHAR16 strings. */
+function resultData(o: { guid: string; status: bigint; payloadTypeId?: string; fileName?: string }): Buffer {
+  const strings = Buffer.concat([Buffer.from(`${o.fileName ?? 'fwup-capsule.cap'}\0`, 'utf16le'), Buffer.from('\0', 'utf16le')]);
+  const fmp = o.payloadTypeId ? Buffer.concat([capsuleResultFmpLayout.serialize({ Version: 1, PayloadIndex: 0, UpdateImageIndex: 1, UpdateImageTypeId: o.payloadTypeId }), strings]) : Buffer.alloc(0);
+  const header = capsuleResultHeaderLayout.serialize({
+    VariableTotalSize: capsuleResultHeaderLayout.size + fmp.length, Reserved: 0, CapsuleGuid: o.guid,
+    Year: 2026, Month: 12, Day: 2, Hour: 7, Minute: 30, Second: 5, Pad1: 0, Nanosecond: 0, TimeZone: 0x7ff, Daylight: 0, Pad2: 0, CapsuleStatus: o.status,
+  });
+  return Buffer.concat([header, fmp]);
+}
+
+async function writeResult(w: World, n: number, data: Buffer, last = true): Promise<void> {
+  const name = `Capsule${n.toString(16).toUpperCase().padStart(4, '0')}`;
+  const attrs = Buffer.alloc(4);
+  attrs.writeUInt32LE(0x7);
+  await writeFile(join(w.root, EFIVARS, `${name}-${EFI_CAPSULE_REPORT_GUID}`), Buffer.concat([attrs, data]));
+  if (last) await writeFile(join(w.root, EFIVARS, `CapsuleLast-${EFI_CAPSULE_REPORT_GUID}`), Buffer.concat([attrs, Buffer.from(name, 'utf16le')]));
+}
+
+test('capsule results: a Capsule#### variable parses to its fields; EFI_STATUS values by name', () => {
+  const r = parseCapsuleResult('Capsule0002', resultData({ guid: FMP_CAPSULE_GUID, status: DEVICE_ERROR, payloadTypeId: SYS_FW, fileName: 'a.cap' }), true);
+  assert.deepEqual(r, {
+    variable: 'Capsule0002', capsuleGuid: FMP_CAPSULE_GUID, processed: '2026-12-02T07:30:05.000Z', status: '0x8000000000000007', statusName: 'DeviceError', ok: false,
+    fmp: { payloadIndex: 0, updateImageIndex: 1, updateImageTypeId: SYS_FW, fileName: 'a.cap', target: '' }, last: true,
+  });
+  assert.equal(efiStatusName(0n), 'Success');
+  assert.equal(efiStatusName((1n << 63n) | 27n), 'SecurityViolation');
+  assert.throws(() => parseCapsuleResult('Capsule0000', Buffer.alloc(20), false), /EFI_CAPSULE_RESULT_VARIABLE_HEADER needs 48 bytes/);
+  const lying = resultData({ guid: FMP_CAPSULE_GUID, status: 0n });
+  lying.writeUInt32LE(4096, 0);
+  assert.throws(() => parseCapsuleResult('Capsule0000', lying, false), /VariableTotalSize 4096 is more than/);
+});
+
+test('uefi: after the reboot the result variable is shown beside the ESRT; when they disagree the outcome is a failure', async () => {
+  const w = await world();
+  try {
+    assert.equal((await w.run(['stage', CAP('unsigned-4k.cap'), '--allow-unsigned'])).code, 0);
+    assert.equal((await w.run(['apply', '--warm', '--no-reboot'])).code, 0);
+    type Entry = { state: string; disagreement: string | null; firmwareResult: { variable: string; statusName: string; ok: boolean } | null };
+    type Status = { outcome: { state: string; entries: Entry[] }; capsuleResults: Array<{ variable: string }>; warnings: string[] };
+    const status = async () => json<Status>(await w.run(['status', '--json']));
+    // Written before the reboot (an older capsule's): not ours, not attached.
+    await writeResult(w, 0, resultData({ guid: FMP_CAPSULE_GUID, status: DEVICE_ERROR, payloadTypeId: SYS_FW }));
+    let st = await status();
+    assert.equal(st.outcome.state, 'awaiting-reboot');
+    assert.equal(st.outcome.entries[0]!.firmwareResult ?? null, null);
+
+    const success = { ...ESRT[0]!, fwVersion: 0x20a, lastAttemptVersion: 0x20a, lastAttemptStatus: 0 };
+    await simulateReboot(w.root, 0, success, 'boot-2');
+    await writeResult(w, 1, resultData({ guid: FMP_CAPSULE_GUID, status: 0n, payloadTypeId: SYS_FW }));
+    st = await status();
+    assert.equal(st.outcome.state, 'success');
+    assert.deepEqual(st.outcome.entries[0]!.firmwareResult && [st.outcome.entries[0]!.firmwareResult.variable, st.outcome.entries[0]!.firmwareResult.statusName], ['Capsule0001', 'Success']);
+    assert.equal(st.outcome.entries[0]!.disagreement, null);
+    assert.deepEqual(st.capsuleResults.map((r) => r.variable), ['Capsule0001', 'Capsule0000'], 'CapsuleLast first');
+
+    // The ESRT says success, the firmware's own record says DeviceError: a failure, both named.
+    await writeResult(w, 2, resultData({ guid: FMP_CAPSULE_GUID, status: DEVICE_ERROR, payloadTypeId: SYS_FW }));
+    st = await status();
+    assert.equal(st.outcome.state, 'failed');
+    assert.match(st.outcome.entries[0]!.disagreement!, /the ESRT says success, the firmware's Capsule0002 says DeviceError \(0x8000000000000007\)/);
+    assert.ok(st.warnings.some((x) => /Capsule0002 says DeviceError/.test(x)));
+    const text = await w.run(['status']);
+    assert.match(text.stdout, /result\s+Capsule0002: DeviceError at 2026-12-02T07:30:05/);
+
+    // The ESRT says it failed, the result says success: still a failure, with both shown.
+    await simulateReboot(w.root, 0, { ...success, fwVersion: 0x200, lastAttemptStatus: 1 }, 'boot-3');
+    await writeResult(w, 3, resultData({ guid: FMP_CAPSULE_GUID, status: 0n, payloadTypeId: SYS_FW }));
+    st = await status();
+    assert.equal(st.outcome.state, 'failed');
+    assert.match(st.outcome.entries[0]!.disagreement!, /the ESRT says unsuccessful, the firmware's Capsule0003 says Success/);
+
+    // A result for another image type is not this entry's; a damaged variable is a warning, not a crash.
+    await writeResult(w, 4, resultData({ guid: FMP_CAPSULE_GUID, status: DEVICE_ERROR, payloadTypeId: '11111111-2222-3333-4444-555555555555' }));
+    await writeFile(join(w.root, EFIVARS, `Capsule0005-${EFI_CAPSULE_REPORT_GUID}`), Buffer.from([7, 0, 0, 0, 1, 2, 3]));
+    st = await status();
+    assert.equal(st.outcome.entries[0]!.firmwareResult!.variable, 'Capsule0003', 'the newest result for SYS_FW');
+    assert.ok(st.warnings.some((x) => /damaged capsule result variable: Capsule0005/.test(x)), st.warnings.join('\n'));
+  } finally {
+    await w.cleanup();
+  }
+});
