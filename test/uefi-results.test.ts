@@ -95,3 +95,31 @@ test('uefi: after the reboot the result variable is shown beside the ESRT; when 
     await w.cleanup();
   }
 });
+
+test('uefi: history --json answers what was installed, how, and did it work (digest, ESRT entry, delivery, firmware result)', async () => {
+  const w = await world({ loader: 'none' });
+  try {
+    const staged = json<{ image: { fileSha256: string; sha256: string } }>(await w.run(['stage', CAP('unsigned-4k.cap'), '--allow-unsigned', '--json']));
+    assert.equal((await w.run(['apply', '--warm', '--no-reboot'])).code, 0);
+    await simulateReboot(w.root, 0, { ...ESRT[0]!, fwVersion: 0x20a, lastAttemptVersion: 0x20a, lastAttemptStatus: 0 }, 'boot-2');
+    await writeResult(w, 0, resultData({ guid: FMP_CAPSULE_GUID, status: 0n, payloadTypeId: SYS_FW }));
+    type Attempt = { capsule: { fileSha256: string; payloadSha256: string }; entries: Array<{ fwClass: string }>; delivery: string; deliveredTo: string; firmware: Array<{ state: string; result: { variable: string; statusName: string } | null }> | null };
+    const h = json<{ entries: Array<{ action: string; attempt?: Attempt }> }>(await w.run(['history', '--json'])).entries;
+    assert.deepEqual(h.map((e) => e.action), ['apply', 'pending']);
+    const applied = h[0]!.attempt!;
+    assert.equal(applied.capsule.fileSha256, staged.image.fileSha256);
+    assert.equal(applied.capsule.payloadSha256, staged.image.sha256);
+    assert.deepEqual(applied.entries.map((e) => e.fwClass), [SYS_FW]);
+    assert.equal(applied.delivery, 'disk');
+    assert.match(applied.deliveredTo, /EFI\/UpdateCapsule\//);
+    assert.equal(applied.firmware, null, 'at apply time the firmware has said nothing yet');
+    assert.deepEqual(h[1]!.attempt!.firmware!.map((f) => [f.state, f.result?.variable, f.result?.statusName]), [['success', 'Capsule0000', 'Success']]);
+    // Staging again archives the finished attempt with its outcome, result included.
+    assert.equal((await w.run(['stage', CAP('unsigned-persist.cap'), '--allow-unsigned'])).code, 0);
+    const after = json<{ entries: Array<{ action: string; attempt?: Attempt }> }>(await w.run(['history', '--json'])).entries;
+    const archived = after.find((e) => e.action === 'superseded')!;
+    assert.deepEqual(archived.attempt!.firmware!.map((f) => [f.state, f.result?.statusName]), [['success', 'Success']]);
+  } finally {
+    await w.cleanup();
+  }
+});

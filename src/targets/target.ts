@@ -196,6 +196,8 @@ export interface HistoryItem {
   status: number;
   statusName: string;
   detail: string;
+  /** Target-specific depth (uefi: the capsule's digests, ESRT entries, delivery path, firmware result). */
+  attempt?: unknown;
 }
 
 export type TargetStatus = EmuStatus | FlashromStatus | UefiStatus | RedfishStatus;

@@ -41,6 +41,18 @@ export interface UefiHistoryLine {
   state: OutcomeState | 'delivered';
   status: number;
   detail: string;
+  /** What was installed and how, and what the firmware said (absent in lines of older fwup versions). */
+  attempt?: UefiAttemptRecord;
+}
+
+/** The depth fwupd keeps per attempt: the capsule's digests, the ESRT entries, the delivery, the firmware's result. */
+export interface UefiAttemptRecord {
+  capsule: { version: string; versionNumber: number; size: number; fileSha256: string; payloadSha256: string; source: string };
+  entries: Array<{ esrt: string; fwClass: string; fwVersionBefore: number }>;
+  delivery: Delivery;
+  deliveredTo: string;
+  /** Per ESRT entry after the reboot: the ESRT's verdict and the result variable's (null before the reboot). */
+  firmware: Array<{ esrt: string; state: string; statusName: string | null; lastAttemptStatus: number | null; result: { variable: string; statusName: string; status: string } | null; disagreement: string | null }> | null;
 }
 
 export interface UefiStageDetails {

@@ -13,7 +13,7 @@ import { readCapsuleResults, resultFor } from './capsule-results.js';
 import { findEsp } from './capsule-delivery.js';
 import { FILE_CAPSULE_DELIVERY, fileCapsuleDeliverySupported, readVariable, u64Of } from './efivars.js';
 import { attemptStatusName, fwTypeName, readEsrt, type EsrtEntry } from './esrt.js';
-import type { UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
+import type { UefiAttemptRecord, UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
 import { INTENT, PENDING, REQUEST, uefiStageSession, uefiUnstage } from './uefi-stage.js';
 import { hex64, UefiWrites } from './uefi-writes.js';
 import { powerRefusal, readPower } from './power-supply.js';
@@ -115,6 +115,7 @@ export class UefiTarget implements Target {
     const line: UefiHistoryLine = {
       time: now, action: 'apply', versionNumber: request.capsule.versionNumber, fromVersion: request.entries[0]?.fwVersionBefore ?? 0,
       state: 'delivered', status: -1, detail: `capsule ${request.capsule.fileSha256.slice(0, 12)}… by ${request.delivery}`,
+      attempt: attemptRecord(request, null),
     };
     await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history entry' }, () => this.state.appendHistory(line));
     let reboot: RebootReport | null = null;
@@ -171,6 +172,7 @@ export class UefiTarget implements Target {
     const line: UefiHistoryLine = {
       time: this.deps.now().toISOString(), action, versionNumber: p.capsule.versionNumber, fromVersion: p.entries[0]?.fwVersionBefore ?? 0,
       state: o.state, status: first?.lastAttemptStatus ?? -1, detail: first?.detail ?? '',
+      attempt: attemptRecord(p, o.rebooted === 'no' ? null : o.entries),
     };
     await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history: the outcome of the attempt this one replaces' }, () => this.state.appendHistory(line));
     await log.run({ kind: 'remove', path: this.state.path(PENDING), purpose: 'replaced by the new request' }, () => this.state.remove(PENDING));
@@ -219,6 +221,7 @@ export class UefiTarget implements Target {
     const lines = await this.state.history<UefiHistoryLine>();
     const items: HistoryItem[] = lines.map((h) => ({
       time: h.time, action: h.action, fromVersion: h.fromVersion, toVersion: h.versionNumber, status: h.status, statusName: h.state, detail: h.detail,
+      ...(h.attempt ? { attempt: h.attempt } : {}),
     }));
     // The attempt in flight is judged now, from the ESRT.
     const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
@@ -228,8 +231,27 @@ export class UefiTarget implements Target {
       items.push({
         time: pending.appliedAt, action: 'pending', fromVersion: first ? pending.entries[0]!.fwVersionBefore : 0, toVersion: pending.capsule.versionNumber,
         status: first?.lastAttemptStatus ?? -1, statusName: o.state, detail: first?.detail ?? '',
+        attempt: attemptRecord(pending, o.rebooted === 'no' ? null : o.entries),
       });
     }
     return items;
   }
+}
+
+/** One attempt as history keeps it: what was installed, how it was delivered, and what the firmware said. */
+function attemptRecord(r: UefiRequest, outcome: readonly EntryOutcome[] | null): UefiAttemptRecord {
+  const c = r.capsule;
+  return {
+    capsule: { version: c.version, versionNumber: c.versionNumber, size: c.size, fileSha256: c.fileSha256, payloadSha256: c.payloadSha256, source: c.source },
+    entries: r.entries.map((e) => ({ esrt: e.esrt, fwClass: e.fwClass, fwVersionBefore: e.fwVersionBefore })),
+    delivery: r.delivery,
+    deliveredTo: r.deliveredTo,
+    firmware: outcome
+      ? outcome.map((o) => ({
+          esrt: o.esrt, state: o.state, statusName: o.statusName, lastAttemptStatus: o.lastAttemptStatus,
+          result: o.firmwareResult ? { variable: o.firmwareResult.variable, statusName: o.firmwareResult.statusName, status: o.firmwareResult.status } : null,
+          disagreement: o.disagreement ?? null,
+        }))
+      : null,
+  };
 }
