@@ -113,10 +113,6 @@ export async function findEsp(sysroot: string, espOption: string | undefined): P
   });
 }
 
-export function capsuleFileName(guid: string): string {
-  return `fwup-${guid.toLowerCase()}.cap`;
-}
-
 /**
  * A failed write to the capsule loader, by errno. The kernel's meanings (capsule-loader.c, capsule.c,
  * efi_status_to_err): EINVAL = a flag or header the kernel or QueryCapsuleCapabilities rejects (or a

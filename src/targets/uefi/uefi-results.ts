@@ -62,6 +62,10 @@ export interface UefiStageDetails {
   deliveredTo: string;
   entries: AttemptBaseline[];
   osIndications: UefiRequest['osIndications'];
+  /** The firmware quirks (src/targets/uefi/uefi-quirks.json) that matched this machine's DMI strings. */
+  quirks: string[];
+  /** Why OsIndications was left alone (a read-only efivarfs), or null. */
+  osIndicationsSkipped: string | null;
 }
 
 export interface UefiApplyReport {

@@ -11,7 +11,8 @@ import { ActionLog, type PlannedAction } from '../plan.js';
 import { routeForWrite } from '../privilege.js';
 import type { StageInput, StageOptions, StageSession, TargetDeps, TargetOptions } from '../target.js';
 import type { AttemptBaseline } from './attempt-outcome.js';
-import { UPDATE_CAPSULE_DIR, capsuleFileName, chooseDelivery, writeToLoader } from './capsule-delivery.js';
+import { UPDATE_CAPSULE_DIR, chooseDelivery, writeToLoader } from './capsule-delivery.js';
+import { capsuleFileFor, efivarfsReadOnly, quirksFor, readDmi } from './quirks.js';
 import { FILE_CAPSULE_DELIVERY, isEfivarfs, osIndicationsWithCapsuleDelivery, osIndicationsWithout, readVariable, type OsIndicationsChange } from './efivars.js';
 import { fwTypeName, type EsrtEntry } from './esrt.js';
 import { uefiSummary, type UefiPending, type UefiRequest } from './uefi-results.js';
@@ -65,6 +66,8 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
     throw new FwupError('NOTHING_TO_DO', 'this capsule was already handed to the firmware and waits for the reboot', { hint: 'reboot, then `fwup status --target uefi`' });
   }
   // Every permission is checked before the first write, so a refusal changes nothing.
+  const quirks = quirksFor(await readDmi(deps.sysroot));
+  let osIndicationsSkipped: string | null = null;
   let deliveredTo: string;
   let osInd: OsIndicationsChange | null = null;
   let deliver: (bytes: Buffer) => Promise<string>;
@@ -78,12 +81,21 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       return sha256Hex(bytes); // the loader cannot be read back: what was handed over, in one write
     };
   } else {
-    deliveredTo = join(choice.esp!, UPDATE_CAPSULE_DIR, capsuleFileName(entries[0]!.fwClass));
+    const capsuleDir = join(choice.esp!, UPDATE_CAPSULE_DIR);
+    const style = quirks.find((q) => q.capsuleFileName)?.capsuleFileName ?? 'fwup';
+    deliveredTo = join(capsuleDir, await capsuleFileFor(style, entries[0]!.fwClass, capsuleDir, staged?.delivery === 'disk' ? staged.deliveredTo : null));
     await checkEspSpace(choice.esp!, verdict.fileSize);
     const fileRoute = await routeForWrite(deliveredTo, await exists(deliveredTo), sudo, 'the capsule on the EFI system partition');
-    osInd = await osIndicationsWithCapsuleDelivery(deps.sysroot);
+    // A read-only efivarfs cannot take OsIndications: the capsule is written all the same (firmware that
+    // scans EFI/UpdateCapsule at every boot still finds it), and the user is told.
+    if (await efivarfsReadOnly(deps.sysroot)) {
+      osIndicationsSkipped = 'efivarfs is mounted read-only: OsIndications was not set (the firmware finds the capsule only if it scans EFI/UpdateCapsule at boot, or once OsIndications is set another way)';
+      deps.log.warn(osIndicationsSkipped);
+    } else {
+      osInd = await osIndicationsWithCapsuleDelivery(deps.sysroot);
+    }
     const change = osInd;
-    const varRoute = change.before === change.after ? null : await routeForWrite(change.path, change.exists, sudo, 'OsIndications');
+    const varRoute = !change || change.before === change.after ? null : await routeForWrite(change.path, change.exists, sudo, 'OsIndications');
     deliver = async (bytes) => {
       await log.runAll(HostFiles.actions('replace', deliveredTo, bytes.length, fileRoute, 'the capsule, for the firmware to load from \\EFI\\UpdateCapsule'), () =>
         writes.files.replaceFile(deliveredTo, bytes, fileRoute).catch((e: unknown) => {
@@ -91,7 +103,7 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
         }),
       );
       const back = log.dryRun ? sha256Hex(bytes) : sha256Hex(await readFile(deliveredTo));
-      if (varRoute) await writes.writeVariable(log, change, varRoute, 'set EFI_OS_INDICATIONS_FILE_CAPSULE_DELIVERY_SUPPORTED');
+      if (varRoute && change) await writes.writeVariable(log, change, varRoute, 'set EFI_OS_INDICATIONS_FILE_CAPSULE_DELIVERY_SUPPORTED');
       return back;
     };
   }
@@ -143,7 +155,10 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       committed = true;
       return {
         staged: uefiSummary(done),
-        details: { kind: 'uefi', delivery: choice.delivery, why: choice.why, deliveredTo, entries, osIndications: request.osIndications },
+        details: {
+          kind: 'uefi', delivery: choice.delivery, why: choice.why, deliveredTo, entries, osIndications: request.osIndications,
+          quirks: quirks.map((q) => q.name), osIndicationsSkipped,
+        },
         plan: log.actions,
       };
     },
