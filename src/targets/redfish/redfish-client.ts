@@ -123,8 +123,18 @@ export class RedfishClient {
     return this.checked('POST', path, res);
   }
 
+  /**
+   * A BMC's own URLs only: a Location or @odata.id naming another host would receive the session token
+   * (or the Basic credentials) with the next request, so it is refused.
+   */
   url(path: string): URL {
-    return new URL(path, this.origin);
+    const u = new URL(path, this.origin);
+    if (u.origin !== this.origin) {
+      throw new FwupError('REDFISH_PROTOCOL', `the BMC at ${this.origin} pointed fwup to ${u.origin}: fwup sends its credentials to the BMC only`, {
+        hint: 'a BMC links to its own resources; check the BMC (or what answers in its place)',
+      });
+    }
+    return u;
   }
 
   private async raw(method: HttpRequest['method'], path: string, o: { body?: HttpRequest['body']; type?: string; auth?: boolean; timeoutMs?: number }): Promise<HttpResponse> {
