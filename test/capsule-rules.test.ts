@@ -32,6 +32,13 @@ const u64 = (b: Buffer, at: number, v: bigint) => (b.writeBigUInt64LE(v, at), b)
 /** Keep CapsuleImageSize equal to the new length, so the rule under test is the one that fails. */
 const resized = (b: Buffer) => u32(b, 24, b.length);
 
+/** unsigned-4k.cap with ImageCapsuleSupport = dependency and `dep` written where the update image starts. */
+const withDependency = (dep: number[]) => {
+  const b = u64(unsigned(), 88, 2n);
+  Buffer.from(dep).copy(b, 96);
+  return b;
+};
+
 const spec = (over: Partial<CapsulePayloadSpec> = {}): CapsulePayloadSpec => ({
   imageTypeId: '050B1160-7519-4C47-A2DE-1C97EA5F5406',
   fwVersion: 2,
@@ -48,6 +55,7 @@ const CASES: Array<{ rule: string; bytes: () => Buffer | Promise<Buffer>; messag
   { rule: 'CapsuleImageSize == file size', bytes: () => u32(unsigned(), 24, 4207), message: /CapsuleImageSize \(4207\) != file size \(4208\)/ },
   { rule: 'CapsuleImageSize == file size (appended bytes)', bytes: () => Buffer.concat([unsigned(), Buffer.alloc(3)]), message: /CapsuleImageSize \(4208\) != file size \(4211\)/ },
   { rule: 'HeaderSize >= 28', bytes: () => u32(unsigned(), 16, 16), message: /HeaderSize \(16\) < 28: smaller than EFI_CAPSULE_HEADER/ },
+  { rule: 'HeaderSize >= 32 (GenerateCapsule decoder)', bytes: () => u32(unsigned(), 16, 28), message: /HeaderSize \(28\) < 32: smaller than the header GenerateCapsule's decoder requires/ },
   { rule: 'HeaderSize < CapsuleImageSize', bytes: () => u32(unsigned(), 16, 4208), message: /HeaderSize \(4208\) >= CapsuleImageSize \(4208\)/ },
   { rule: 'InitiateReset needs PersistAcrossReset', bytes: () => u32(unsigned(), 20, 0x40000), message: /Flags 0x00040000: InitiateReset requires PersistAcrossReset/ },
   { rule: 'no PopulateSystemTable on FMP', bytes: () => u32(unsigned(), 20, 0x30000), message: /Flags 0x00030000: PopulateSystemTable is not allowed on an FMP capsule/ },
@@ -62,6 +70,7 @@ const CASES: Array<{ rule: string; bytes: () => Buffer | Promise<Buffer>; messag
   { rule: 'image header version 1..3 (0)', bytes: () => u32(unsigned(), 48, 0), message: /payload 0: image header Version 0 is unknown/ },
   { rule: 'image header version 1..3 (4)', bytes: () => u32(unsigned(), 48, 4), message: /payload 0: image header Version 4 is unknown/ },
   { rule: 'item holds the image header', bytes: () => u64(twoPayloads(), 48, 0x18n + 40n), message: /payload 0: item size 40 < image header size 48 \(version 3\)/ },
+  { rule: 'UpdateImageIndex >= 1 (GenerateCapsule decoder)', bytes: () => unsigned().fill(0, 68, 69), message: /payload 0: UpdateImageIndex 0 < 1: image indexes are 1-based/ },
   { rule: 'item size == header + image + vendor code', bytes: () => u32(unsigned(), 76, 1), message: /payload 0: item size 4160 != image header 48 \+ UpdateImageSize 4112 \+ UpdateVendorCodeSize 1/ },
   { rule: 'item size uses the v1 header size', bytes: () => u32(unsigned(), 48, 1), message: /payload 0: item size 4160 != image header 32 \+ UpdateImageSize 4112/ },
   {
@@ -75,6 +84,10 @@ const CASES: Array<{ rule: string; bytes: () => Buffer | Promise<Buffer>; messag
   { rule: 'wCertificateType 0x0EF1', bytes: () => u16(signed(), 110, 0x0002), message: /payload 0: AuthInfo\.Hdr\.wCertificateType 0x0002 != 0x0EF1/ },
   { rule: 'CertType PKCS7', bytes: () => u32(signed(), 112, 0), message: /payload 0: AuthInfo\.CertType 00000000-68DF-49EE-8AA9-347D375665A7 != EFI_CERT_TYPE_PKCS7_GUID/ },
   { rule: 'dependency expression valid', bytes: () => u64(unsigned(), 88, 2n), message: /payload 0: dependency expression invalid: unknown opcode 0x4d at \+0/ },
+  { rule: 'dependency: unary operator has an operand', bytes: () => withDependency([0x05, 0x0d]), message: /payload 0: dependency expression invalid: NOT at \+0 needs 1 operand but the operand stack holds 0/ },
+  { rule: 'dependency: binary operator has two operands', bytes: () => withDependency([0x06, 0x03, 0x0d]), message: /payload 0: dependency expression invalid: AND at \+1 needs 2 operands but the operand stack holds 1/ },
+  { rule: 'dependency: END leaves an operand', bytes: () => withDependency([0x0d]), message: /payload 0: dependency expression invalid: END at \+0 needs 1 operand but the operand stack holds 0/ },
+  { rule: 'dependency: VERSION_STR is UTF-8', bytes: () => withDependency([0x02, 0x76, 0xff, 0x00, 0x0d]), message: /payload 0: dependency expression invalid: VERSION_STR at \+0 is not valid UTF-8/ },
   {
     rule: 'FMP payload larger than its header',
     bytes: () => resized(u32(unsigned().subarray(0, 112), 72, 16)),
@@ -165,4 +178,14 @@ test('capsule image header versions 1 and 2: shorter headers, authentication rec
   const p = parseCapsule(v2).payloads[0]!;
   assert.equal(p.auth, null);
   assert.equal(p.fmpPayloadHeader.fwVersion, 0x20a);
+});
+
+test('capsule rules: every valid fixture still parses under the GenerateCapsule decoder checks', () => {
+  const m = loadOwnManifest();
+  assert.ok(m.capsules.length > 0);
+  for (const c of m.capsules) {
+    const cap = parseCapsule(Buffer.from(readFileSync(ownPath(c.file))));
+    assert.ok(cap.headerSize >= 32, `${c.file}: HeaderSize`);
+    for (const p of cap.payloads) assert.ok(p.updateImageIndex >= 1, `${c.file}: payload ${p.index} UpdateImageIndex`);
+  }
 });

@@ -4,7 +4,9 @@ import { guidFromBytes } from '../util/layout.js';
  * EFI_FIRMWARE_IMAGE_DEP: the dependency expression a capsule image may carry (UEFI 2.10 §23.4,
  * ImageCapsuleSupport bit 1). It sits after the authentication block and before the FMP payload
  * header, so it is signed with the payload. This module finds its end the way edk2's
- * FmpDependencyLib ValidateDependency does and renders it as text; evaluating it is the firmware's job.
+ * FmpDependencyLib ValidateDependency does, also refusing what GenerateCapsule's decoder refuses
+ * (operand stack underflow, a VERSION_STR that is not UTF-8), and renders it as text; evaluating it is
+ * the firmware's job.
  */
 export const DEP_OPCODES = {
   PUSH_GUID: 0x00,
@@ -25,6 +27,12 @@ export const DEP_OPCODES = {
 } as const;
 
 const NAMES = new Map<number, string>(Object.entries(DEP_OPCODES).map(([k, v]) => [v, k]));
+/** Operands each operator pops (it pushes one result). */
+const ARITY = new Map<number, number>([
+  [DEP_OPCODES.NOT, 1],
+  ...[DEP_OPCODES.AND, DEP_OPCODES.OR, DEP_OPCODES.EQ, DEP_OPCODES.GT, DEP_OPCODES.GTE, DEP_OPCODES.LT, DEP_OPCODES.LTE].map((o) => [o, 2] as [number, number]),
+]);
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface DependencyScan {
   /** Bytes up to and including the END opcode; null when the expression is invalid. */
@@ -39,6 +47,12 @@ export interface DependencyScan {
 export function scanDependency(bytes: Buffer): DependencyScan {
   const words: string[] = [];
   let at = 0;
+  // Operand stack depth, tracked as edk2 BaseTools CapsuleDependency.py (CapsuleDependencyClass.Decode)
+  // does: it refuses a unary operator with no operand, a binary one with fewer than two, and an END
+  // that leaves nothing on the stack. A VERSION_STR joins the operand below it, or stands alone.
+  let depth = 0;
+  const needs = (n: number, label: string) =>
+    depth < n ? `${label} at +${at} needs ${n} operand${n > 1 ? 's' : ''} but the operand stack holds ${depth}` : null;
   const operandEnd = (n: number) => at + 1 + n;
   while (at < bytes.length) {
     const op = bytes.readUInt8(at);
@@ -48,27 +62,49 @@ export function scanDependency(bytes: Buffer): DependencyScan {
         if (operandEnd(16) > bytes.length) return bad(`PUSH_GUID at +${at} runs past the end of the update image`);
         words.push(`${name} ${guidFromBytes(bytes, at + 1)}`);
         at = operandEnd(16);
+        depth += 1;
         break;
       case DEP_OPCODES.PUSH_VERSION:
       case DEP_OPCODES.DECLARE_LENGTH:
         if (operandEnd(4) > bytes.length) return bad(`${name} at +${at} runs past the end of the update image`);
         words.push(`${name} 0x${bytes.readUInt32LE(at + 1).toString(16).toUpperCase().padStart(8, '0')}`);
         at = operandEnd(4);
+        if (op === DEP_OPCODES.PUSH_VERSION) depth += 1;
         break;
       case DEP_OPCODES.VERSION_STR: {
         const nul = bytes.indexOf(0, at + 1);
         if (nul === -1) return bad(`VERSION_STR at +${at} has no terminating NUL`);
-        words.push(`${name} ${JSON.stringify(bytes.subarray(at + 1, nul).toString('utf8'))}`);
+        // CapsuleDependency.py (OpConvert.Byte2Str) decodes the string as strict UTF-8 and refuses it otherwise.
+        let str: string;
+        try {
+          str = UTF8.decode(bytes.subarray(at + 1, nul));
+        } catch {
+          return bad(`VERSION_STR at +${at} is not valid UTF-8`);
+        }
+        words.push(`${name} ${JSON.stringify(str)}`);
         at = nul + 1;
+        if (depth === 0) depth = 1;
         break;
       }
-      case DEP_OPCODES.END:
+      case DEP_OPCODES.END: {
+        const empty = needs(1, 'END');
+        if (empty) return bad(empty);
         words.push('END');
         return { size: at + 1, problem: null, text: words.join(' ') };
-      default:
+      }
+      default: {
         if (name === undefined) return bad(`unknown opcode 0x${op.toString(16).padStart(2, '0')} at +${at}`);
+        const arity = ARITY.get(op);
+        if (arity !== undefined) {
+          const short = needs(arity, name);
+          if (short) return bad(short);
+          depth -= arity - 1;
+        } else {
+          depth += 1; // TRUE, FALSE
+        }
         words.push(name);
         at += 1;
+      }
     }
   }
   return bad('no END opcode before the end of the update image');

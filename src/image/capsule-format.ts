@@ -6,6 +6,7 @@ import {
   FMP_CAPSULE_GUID,
   FMP_CAPSULE_HEADER_VERSION,
   FMP_PAYLOAD_HEADER_SIGNATURE,
+  GENERATE_CAPSULE_HEADER_SIZE,
   IMAGE_HEADER_LAYOUTS,
   IMAGE_HEADER_VERSION_MAX,
   MONOTONIC_COUNT_SIZE,
@@ -25,7 +26,8 @@ import { scanDependency } from './capsule-dependency.js';
 /**
  * Parse a UEFI FMP capsule held in memory and apply the checks edk2 applies before it trusts one
  * (CapsuleRuntimeDxe UpdateCapsule, DxeCapsuleLibFmp IsValidCapsuleHeader / ValidateFmpCapsule,
- * FmpAuthenticationLibPkcs7, FmpDependencyLib, FmpPayloadHeaderLibV1). Every rule has its own message,
+ * FmpAuthenticationLibPkcs7, FmpDependencyLib, FmpPayloadHeaderLibV1), plus the stricter field checks of
+ * the GenerateCapsule decoder (BaseTools Common/Uefi/Capsule/*.py Decode). Every rule has its own message,
  * and no byte outside the buffer is ever read: bounds are checked before each struct is parsed.
  * The signature is not checked here (see capsule-verify.ts): this is the structure only.
  */
@@ -130,6 +132,11 @@ export function checkCapsuleHeader(head: Buffer, fileSize: number): CapsuleHeade
   if (h.HeaderSize < capsuleHeaderLayout.size) {
     throw invalid(`HeaderSize (${h.HeaderSize}) < ${capsuleHeaderLayout.size}: smaller than EFI_CAPSULE_HEADER`);
   }
+  // edk2 BaseTools UefiCapsuleHeader.py Decode reads a 32-byte header (the UEFI struct and 4 reserved
+  // bytes) and refuses a HeaderSize below that size, so 28..31 is refused too.
+  if (h.HeaderSize < GENERATE_CAPSULE_HEADER_SIZE) {
+    throw invalid(`HeaderSize (${h.HeaderSize}) < ${GENERATE_CAPSULE_HEADER_SIZE}: smaller than the header GenerateCapsule's decoder requires (EFI_CAPSULE_HEADER + 4 reserved bytes)`);
+  }
   if (h.HeaderSize >= h.CapsuleImageSize) {
     throw invalid(`HeaderSize (${h.HeaderSize}) >= CapsuleImageSize (${h.CapsuleImageSize}): no room for the FMP capsule`);
   }
@@ -220,6 +227,11 @@ function parsePayloadItem(bytes: Buffer, k: number, itemOffset: bigint, start: n
   }
   const ih = layout.parse(bytes, start) as Partial<ReturnType<typeof IMAGE_HEADER_LAYOUTS[3]['parse']>> &
     ReturnType<typeof IMAGE_HEADER_LAYOUTS[1]['parse']>;
+  // edk2 BaseTools FmpCapsuleHeader.py (FmpCapsuleImageHeaderClass.Decode): an UpdateImageIndex below 1
+  // is refused; SetImage indexes are 1-based.
+  if (ih.UpdateImageIndex < 1) {
+    throw invalid(`${where}: UpdateImageIndex ${ih.UpdateImageIndex} < 1: image indexes are 1-based`);
+  }
   if (itemSize !== layout.size + ih.UpdateImageSize + ih.UpdateVendorCodeSize) {
     throw invalid(
       `${where}: item size ${itemSize} != image header ${layout.size} + UpdateImageSize ${ih.UpdateImageSize} + UpdateVendorCodeSize ${ih.UpdateVendorCodeSize}`,
