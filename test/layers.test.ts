@@ -21,11 +21,13 @@ test('layers: the checker catches an upward import and a misplaced package', asy
     await writeFile(join(dir, 'image', 'c.ts'), "export { x } from '../storage/x.js';\n");
     await mkdir(join(dir, 'targets'));
     await writeFile(join(dir, 'targets', 'd.ts'), "import { chipOf } from '../machine/chip.js';\n");
+    await writeFile(join(dir, 'image', 'e.ts'), "const x = createRequire(import.meta.url)('@xmldom/xmldom');\n");
     const problems = checkLayers(dir);
     assert.ok(problems.some((p) => /machine\/b\.ts: imports \.\.\/core\/a\.js \(machine must not import core\)/.test(p)), problems.join('\n'));
     assert.ok(problems.some((p) => /only cli\/ may use chalk/.test(p)));
     assert.ok(problems.some((p) => /image must not import storage/.test(p)));
     assert.ok(problems.some((p) => /targets\/d\.ts: .*the firmware's own machine\/chip\.ts is for machine\/ only/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /image\/e\.ts: uses @xmldom\/xmldom \(only image\/lvfs\/safe-xml\.ts may\)/.test(p)), problems.join('\n'));
   } finally {
     await cleanup();
   }

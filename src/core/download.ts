@@ -18,7 +18,10 @@ import {
 } from './download-cache.js';
 import { openOrFail, readAt } from './files.js';
 import { httpGet, type OpenResponse } from './http-get.js';
-import { CHUNK_BYTES, readImageFile, type ImageFile } from './image-reader.js';
+import { CHUNK_BYTES, fileOf, type ImageFile } from './image-reader.js';
+import { distributionCerts, isCabinet } from './cabinet-payload.js';
+import { FileSource } from './file-source.js';
+import { verifyImage as verifyFormat } from '../image/registry.js';
 import { httpStatusError } from './net-errors.js';
 import { interruption } from './interrupt.js';
 import { receiveBody, tooLarge } from './receive-body.js';
@@ -139,7 +142,7 @@ async function reuseCached(
     return null;
   }
   ctx.log.verbose(`using cached ${entry.finalPath}: SHA-256 matches the pin, no request made`);
-  const image = await verifyImage(entry.finalPath, target.href, options);
+  const image = await verifyImage(ctx, entry.finalPath, target.href, options);
   return { url: target.href, path: entry.finalPath, fileSha256: actual, size, resumedBytes: 0, cached: true, image };
 }
 
@@ -278,7 +281,7 @@ async function receiveVerifyCommit(
         details: { url: target.href, expected: pinned, actual: sha256, size },
       });
     }
-    const image = await verifyImage(entry.partPath, target.href, options);
+    const image = await verifyImage(ctx, entry.partPath, target.href, options);
     await rename(entry.partPath, entry.finalPath).catch((e: unknown) => {
       throw fromSystemError(e, entry.finalPath, 'rename the download to');
     });
@@ -300,10 +303,20 @@ async function receiveVerifyCommit(
   }
 }
 
-/** readImageFile plus the verdict: the image must parse and pass its own integrity and signature checks. */
-async function verifyImage(path: string, url: string, options: DownloadOptions): Promise<ImageFile> {
+/**
+ * Verify a downloaded file: it must parse and pass its own integrity and signature checks (a cabinet's
+ * jcat against the distribution's LVFS CA too).
+ */
+async function verifyImage(ctx: Context, path: string, url: string, options: DownloadOptions): Promise<ImageFile> {
   const name = `the image downloaded from ${url}`;
-  const image = await readImageFile(path, { trust: { keys: options.keys, certs: null }, name, ...(options.raw ? { raw: options.raw } : {}) });
+  const src = FileSource.open(path, name);
+  let image: ImageFile;
+  try {
+    const distribution = isCabinet(src) ? { distributionCerts: await distributionCerts(ctx, null) } : {};
+    image = fileOf(path, await verifyFormat(src, { trust: { keys: options.keys, certs: null, ...distribution }, ...(options.raw ? { raw: options.raw } : {}) }));
+  } finally {
+    src.close();
+  }
   const bad = reportError(image.report, name);
   if (bad) throw bad;
   return image;

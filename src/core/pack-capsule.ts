@@ -125,7 +125,7 @@ async function readInput(path: string, what: string): Promise<Buffer> {
 }
 
 /** The signer certificate is the first certificate of --signer-cert; the key comes from --signer-key or that same file. */
-async function loadSigner(ctx: Context, p: CapsulePayloadRequest): Promise<CapsuleSigner> {
+export async function loadSigner(ctx: Context, p: Pick<CapsulePayloadRequest, 'signerCert' | 'signerKey' | 'otherCerts'>): Promise<CapsuleSigner> {
   const certPath = resolvePath(ctx, p.signerCert!);
   const certFile = await readCertificateOrKeyFile(certPath, 'signer certificate');
   const certDer = looksLikePem(certFile) ? pemBlocks(certFile.toString('latin1')).find((b) => b.label === 'CERTIFICATE')?.der : certFile;

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { FwupError } from '../errors/fwup-error.js';
 import { streamSource } from '../image/byte-source.js';
-import type { ImageVerdict } from '../image/format.js';
+import type { ImageVerdict, VerifyTrust } from '../image/format.js';
 import { checkPolicy } from '../image/policy.js';
 import type { RawMetadata } from '../image/raw-format.js';
 import { verifyImage } from '../image/registry.js';
-import type { ImageReport } from '../image/report.js';
+import { reportError, type ImageReport } from '../image/report.js';
 import type { PlannedAction } from '../targets/plan.js';
 import type { StageDetails, StagedSummary, Target, TargetKind, TargetOptions } from '../targets/target.js';
+import { cabinetTrustRefusal, distributionCerts, isCabinet, spoolPayload, type SpooledPayload } from './cabinet-payload.js';
 import { resolvePath, type Context } from './context.js';
 import { downloadImage, type DownloadOptions } from './download.js';
 import { FileSource } from './file-source.js';
@@ -93,25 +94,40 @@ async function stageFile(ctx: Context, imagePath: string, displayName: string, o
   }
   return withTargetLock(ctx, target, async () => {
     const facts = await target.facts();
-    const raw = opts.raw ?? (facts.rawWithoutVersion ? UNVERSIONED_RAW : undefined);
     const source = FileSource.open(path, name);
     if (opts.betweenPasses) source.betweenPasses = opts.betweenPasses;
+    const cabinet = isCabinet(source);
+    // A cabinet's raw payload takes its version from the metainfo, never the unversioned default.
+    const raw = opts.raw ?? (facts.rawWithoutVersion && !cabinet ? UNVERSIONED_RAW : undefined);
+    const ownCerts = facts.trustedCerts ?? null;
+    const trust: VerifyTrust = { keys: facts.trustedKeys, certs: ownCerts, ...(cabinet ? { distributionCerts: await distributionCerts(ctx, ownCerts) } : {}) };
+    let spool: SpooledPayload | null = null;
     // A BMC's record step is the upload and its task: most of the time goes there.
     const weights = target.kind === 'redfish' ? { verify: 15, policy: 1, prepare: 2, write: 7, record: 75 } : { verify: 45, policy: 1, prepare: 2, write: 50, record: 2 };
     const steps = new Steps(ctx, 'stage', `${dryRun ? 'planning' : 'staging'} ${displayName}`, weights);
     try {
       const verdict = await steps.run('verify', (tick) =>
         verifyImage(source, {
-          trust: { keys: facts.trustedKeys, certs: facts.trustedCerts ?? null }, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t),
+          trust, ...(raw ? { raw } : {}), onProgress: (d, t) => tick(d / t),
           checkpoint: () => stopIfInterrupted(ctx, `stage of ${displayName}`, 'it was being verified; nothing was written'),
         }),
       );
-      await steps.run('policy', async () => {
-        const refusal = checkPolicy(verdict.report, facts, opts, displayName);
+      // A cabinet installs its payload: its own rules first, then the payload's copy is what goes on.
+      const installed = await steps.run('policy', async () => {
+        if (!verdict.payload) {
+          const refusal = checkPolicy(verdict.report, facts, opts, displayName);
+          if (refusal) throw refusal;
+          return { source, verdict };
+        }
+        const refusal = reportError(verdict.report, displayName, 'target') ?? cabinetTrustRefusal(verdict.report.cabinet!, displayName, opts.allowUnsigned);
         if (refusal) throw refusal;
+        spool = await spoolPayload(ctx, verdict, trust, () => stopIfInterrupted(ctx, `stage of ${displayName}`, 'its payload was being verified; nothing was written'));
+        const inner = checkPolicy(spool.verdict.report, facts, opts, `${displayName}: ${verdict.payload.name}`);
+        if (inner) throw inner;
+        return { source: spool.source, verdict: spool.verdict };
       });
       stopIfInterrupted(ctx, `stage of ${displayName}`, 'it was verified; nothing was written');
-      const r = await writeVerified(target, source, verdict, { ...opts, dryRun }, steps, () =>
+      const r = await writeVerified(target, installed.source, installed.verdict, { ...opts, dryRun }, steps, () =>
         stopIfInterrupted(ctx, `stage of ${displayName}`, `it was being written to ${target.spec}: nothing is staged (any request staged before was withdrawn); run stage again`),
       );
       steps.done();
@@ -121,6 +137,7 @@ async function stageFile(ctx: Context, imagePath: string, displayName: string, o
       };
     } finally {
       source.close();
+      await (spool as SpooledPayload | null)?.close();
     }
   });
 }

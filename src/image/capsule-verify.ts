@@ -64,11 +64,20 @@ export async function loadTrustStore(inputs: readonly TrustedCertificateInput[])
   return { anchors };
 }
 
+export interface SignatureCheckOptions {
+  /**
+   * Look for a SignerInfo's certificate among the trusted ones too when the SignedData does not carry
+   * it, as GnuTLS does for a jcat catalog (jcat-tool self-sign carries none); edk2 does not.
+   */
+  signerFromTrusted?: boolean;
+}
+
 /** Verify `certData` over `content`; `trust` null means "report what is there, check nothing". */
 export async function verifyCapsuleSignature(
   certData: Buffer,
   content: Buffer,
   trust: TrustStore | null,
+  options: SignatureCheckOptions = {},
 ): Promise<CapsuleSignatureVerdict> {
   const lib = await loadPkcs7Library();
   const verdict: CapsuleSignatureVerdict = { status: 'invalid', digestAlgorithm: null, signer: null, keyId: null, trustAnchor: null, reason: null };
@@ -89,6 +98,23 @@ export async function verifyCapsuleSignature(
     return fail('the SignedData carries its own content; a capsule signature must be detached');
   }
   if (trust === null) return { ...verdict, status: 'not-verified' };
+  if (options.signerFromTrusted) {
+    for (let i = 0; i < signed.signerInfos.length; i++) {
+      const si = signed.signerInfos[i]!;
+      if (findSigner(lib, si, carried)) continue;
+      const trusted = findSigner(lib, si, trust.anchors.map((a) => a.cert));
+      if (!trusted) {
+        return { ...verdict, status: 'unknown-key', reason: `SignerInfo ${i}: its certificate (${signerIdText(lib, si)}) is neither carried in the SignedData nor trusted` };
+      }
+      // pkijs finds the signer among the SignedData's certificates; lend it the trusted one.
+      carried.push(trusted);
+      signed.certificates = [...(signed.certificates ?? []), trusted];
+      if (i === 0) {
+        verdict.signer = subjectText(trusted);
+        verdict.keyId = createHash('sha256').update(certificateDer(trusted)).digest('hex').slice(0, 16);
+      }
+    }
+  }
 
   const data = toArrayBuffer(content);
   for (let i = 0; i < signed.signerInfos.length; i++) {
@@ -129,6 +155,15 @@ function parseSignedData({ pkijs }: Pkcs7Library, certData: Buffer): SignedData 
       return 'CertData is not a DER PKCS#7 SignedData';
     }
   }
+}
+
+/** "issuer CN=…, serial 7ae8…" or "subjectKeyIdentifier …": who a SignerInfo says signed. */
+function signerIdText({ pkijs }: Pkcs7Library, si: SignerInfo): string {
+  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
+    const issuer = nameText(si.sid.issuer);
+    return `issuer ${issuer === '' ? '(empty)' : issuer}, serial ${Buffer.from(si.sid.serialNumber.valueBlock.valueHexView).toString('hex')}`;
+  }
+  return `subjectKeyIdentifier ${Buffer.from((si.sid as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView).toString('hex')}`;
 }
 
 function findSigner({ pkijs }: Pkcs7Library, si: SignerInfo, carried: readonly Certificate[]): Certificate | null {

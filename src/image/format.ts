@@ -14,6 +14,11 @@ export interface VerifyTrust {
   keys: readonly PublicKey[] | null;
   /** Certificates (DER) a capsule's PKCS#7 signatures must chain to; null or empty = "not-verified". */
   certs: readonly TrustedCertificateInput[] | null;
+  /**
+   * Certificates a cabinet's jcat PKCS#7 signatures must chain to: the distribution's LVFS CA and the
+   * target's own (and inspect's --cert). Null or empty = "not-verified".
+   */
+  distributionCerts?: readonly TrustedCertificateInput[] | null;
 }
 
 export interface VerifyOptions {
@@ -37,6 +42,11 @@ export interface ImageVerdict {
    */
   fileSha256: string;
   fileSize: number;
+  /**
+   * A container's payload (a cabinet's firmware) as read and verified in this pass. Stage never writes
+   * these bytes from memory: it spools them, verifies the spool again and writes from that descriptor.
+   */
+  payload?: { name: string; bytes: Buffer; verdict: ImageVerdict };
 }
 
 export interface ImageFormat {
@@ -44,6 +54,8 @@ export interface ImageFormat {
   /** The format's number in the update request record. */
   readonly id: number;
   readonly description: string;
+  /** A container (a cabinet) is never installed as is and never named by an update request: stage installs its payload. */
+  readonly container?: boolean;
   /** Bytes detection needs, and whether these leading bytes are this format (raw detects nothing). */
   detect(head: Buffer): boolean;
   /** Largest source this format reads (a capsule is parsed in memory, so its bound is lower). */

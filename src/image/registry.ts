@@ -1,13 +1,14 @@
 import { FwupError } from '../errors/fwup-error.js';
 import type { ByteSource } from './byte-source.js';
 import type { ImageFormat, ImageVerdict, VerifyOptions } from './format.js';
+import { cabinetFormat } from './formats/cabinet.js';
 import { capsuleFormat } from './formats/capsule.js';
 import { fwupFormat } from './formats/fwup.js';
 import { rawFormat } from './formats/raw.js';
 import type { FormatName } from './report.js';
 
 /** Every format fwup reads, in detection order. Raw has no magic: it is chosen by giving --version. */
-export const FORMATS: readonly ImageFormat[] = [fwupFormat, capsuleFormat, rawFormat];
+export const FORMATS: readonly ImageFormat[] = [fwupFormat, capsuleFormat, cabinetFormat, rawFormat];
 
 /** How many leading bytes detection needs. */
 export const DETECT_BYTES = 16;
@@ -31,9 +32,9 @@ export function formatByName(name: FormatName): ImageFormat {
   return FORMATS.find((f) => f.name === name)!;
 }
 
-/** The format an update request record names, or null for a number no format has. */
+/** The format an update request record names, or null for a number no installable format has (a container is never staged). */
 export function formatById(id: number): ImageFormat | null {
-  return FORMATS.find((f) => f.id === id) ?? null;
+  return FORMATS.find((f) => f.id === id && !f.container) ?? null;
 }
 
 /**

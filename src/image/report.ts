@@ -1,9 +1,10 @@
 import { FwupError } from '../errors/fwup-error.js';
 import type { CapsuleReport } from './capsule-report.js';
+import type { CabinetReport } from './lvfs/cabinet-report.js';
 
 /** What every image format reports, so `inspect`, `stage` and the firmware speak one language. */
 
-export type FormatName = 'fwup' | 'capsule' | 'raw';
+export type FormatName = 'fwup' | 'capsule' | 'cabinet' | 'raw';
 
 /**
  * valid: verified with a trusted key. invalid: a trusted key with this id did not verify it.
@@ -44,6 +45,8 @@ export interface ImageReport {
   ok: boolean;
   /** Every field of a UEFI capsule and the verdict per payload (format 'capsule' only). */
   capsule?: CapsuleReport;
+  /** The cabinet's files, metadata, checks and the payload's own report (format 'cabinet' only). */
+  cabinet?: CabinetReport;
 }
 
 export function signatureAcceptable(s: SignatureReport): boolean {
@@ -56,6 +59,7 @@ export function signatureAcceptable(s: SignatureReport): boolean {
  * --cert; a target's trust is its own (stage has no --key), so its hint says how the target is told.
  */
 export function reportError(r: ImageReport, what = 'image', audience: 'inspect' | 'target' = 'inspect'): FwupError | null {
+  if (r.cabinet) return cabinetError(r.cabinet, what) ?? reportError(r.cabinet.inner, `${what}: ${r.cabinet.payload.file}`, audience);
   if (r.checks.headerCrc === 'mismatch') return new FwupError('IMAGE_HEADER_CRC', `${what}: header CRC-32 mismatch`);
   if (r.checks.payloadCrc === 'mismatch') {
     return new FwupError('IMAGE_PAYLOAD_CRC', `${what}: payload CRC-32 mismatch`, {
@@ -103,4 +107,22 @@ function capsuleSignatureError(c: CapsuleReport, what: string, audience: 'inspec
       : 'sign it with a certificate that chains to one the target trusts (an emulated machine trusts those given to fwup machine init --trust-cert)',
     details,
   });
+}
+
+/** A cabinet whose metadata disagrees with its payload, or whose jcat signature does not verify. */
+function cabinetError(c: CabinetReport, what: string): FwupError | null {
+  const bad = c.checks.find((x) => x.verdict === 'mismatch');
+  if (bad) {
+    return new FwupError('CAB_MISMATCH', `${what}: cabinet rule ${bad.rule}: ${bad.detail}`, {
+      hint: "the cabinet's metadata does not describe the firmware it carries: get the cabinet from its vendor again, or rebuild it with the right metainfo",
+      details: { rule: bad.rule },
+    });
+  }
+  if (c.signature.status === 'invalid') {
+    return new FwupError('JCAT_SIGNATURE_INVALID', `${what}: the jcat's PKCS#7 signature over ${c.signature.file} does not verify: ${c.signature.reason ?? 'no reason given'}`, {
+      hint: 'the file was changed after the cabinet was signed: get the cabinet from its vendor again',
+      details: { file: c.signature.file, signer: c.signature.signer },
+    });
+  }
+  return null;
 }

@@ -44,6 +44,7 @@ export function program(name: string, args: string[], how: string): Requirement 
 export const FLASHROM = () => program('flashrom', ['--version'], 'apt-get install flashrom to run the flashrom suites (.ci/run installs it)');
 export const OPENSSL = () => program('openssl', ['version'], 'apt-get install openssl to cross-check signatures with openssl');
 export const MKFIFO = () => program('mkfifo', ['--version'], 'apt-get install coreutils (mkfifo) to test a capsule loader that is a FIFO');
+export const JCAT_TOOL = () => program('jcat-tool', ['--version'], 'apt-get install jcat to make Jcat catalogs with jcat-tool (.ci/run installs it)');
 export const GCAB = () => program('gcab', ['--version'], 'apt-get install gcab to cross-check cabinets with gcab (.ci/run installs it)');
 
 /** The edk2 capsule corpus: FWUP_EDK2_CORPUS, default ../shared/fixtures/edk2-capsules beside the clone. */

@@ -32,7 +32,14 @@ export const run: CommandModule['run'] = async (ctx, args, opts, global) => {
     const capsule = await import('./pack-capsule.js');
     return capsule.run(ctx, args, opts, global);
   }
-  if (format !== 'fwup') throw new FwupError('USAGE', `--format ${JSON.stringify(format)} is not a format fwup can pack`, { hint: 'use --format fwup or --format capsule' });
+  if (format === 'cab' || format === 'cabinet') {
+    const cabinet = await import('./pack-cabinet.js');
+    return cabinet.run(ctx, args, opts, global);
+  }
+  if (format !== 'fwup') throw new FwupError('USAGE', `--format ${JSON.stringify(format)} is not a format fwup can pack`, { hint: 'use --format fwup, capsule or cab' });
+  for (const [key, flag] of [['metainfo', '--metainfo'], ['id', '--id'], ['name', '--name'], ['versionFormat', '--version-format'], ['compress', '--compress']] as const) {
+    if (opts[key] !== undefined) throw new FwupError('USAGE', `${flag} is for cabinets`, { hint: 'add --format cab' });
+  }
   for (const [key, flag, dflt] of CAPSULE_ONLY) {
     if (opts[key] !== undefined && opts[key] !== dflt) throw new FwupError('USAGE', `${flag} is for capsules`, { hint: 'add --format capsule' });
   }

@@ -32,6 +32,10 @@ function stageText(image: string, r: StageOutcome, s: Style): string {
     ['payloadSha256', r.image.sha256],
     ['signature', signatureText(r.image.signature, s)],
   ];
+  const cab = r.image.cabinet;
+  if (cab) {
+    rows.splice(2, 0, ['cabinet', `${esc(cab.metainfo.id)} ${esc(cab.release.version)}: installs ${esc(cab.payload.file)}; jcat signature ${cab.signature.status}${cab.signature.signer ? ` (${esc(cab.signature.signer)})` : ''}`]);
+  }
   const d = r.details;
   switch (d.kind) {
     case 'emu':
