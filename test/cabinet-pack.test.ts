@@ -10,7 +10,7 @@ import { OWN_CERTS, ownPath } from './helpers/capsule-fixtures.js';
 import { gcab } from './helpers/cab-craft.js';
 import { serveBytes, startServer } from './helpers/http-server.js';
 import { FWUPDTOOL, GCAB, JCAT_TOOL, needs } from './helpers/requirements.js';
-import { SIGNED_FW } from './helpers/uefi-world.js';
+import { SIGNED_FW, world } from './helpers/uefi-world.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 
 /** `fwup pack --format cab`, read back by gcab, jcat-tool, fwupdtool and fwup; and fwupdtool build-cabinet's cabinets read by fwup. */
@@ -115,6 +115,16 @@ test('cabinets made by fwupdtool build-cabinet are read: the payload found by na
     assert.equal(c.metainfo.id, 'com.example.fwupd.built');
     assert.deepEqual(c.checks.map((x) => [x.rule, x.verdict]), [['metainfo-checksum', 'n/a'], ['jcat-checksum', c.jcat ? 'ok' : 'n/a'], ['version', 'ok'], ['guid', 'ok']]);
     assert.deepEqual((await readdir(dir)).sort(), ['firmware.bin', 'firmware.metainfo.xml', 'fwupd.cab']);
+
+    // And staged on the uefi target: the capsule on the ESP is the one fwupdtool packed.
+    const w = await world({ loader: 'none' });
+    try {
+      const s = await w.run(['stage', join(dir, 'fwupd.cab'), '--json']);
+      assert.equal(s.code, 0, s.stdout + s.stderr);
+      assert.deepEqual(await readFile(join(w.root, 'boot/efi/EFI/UpdateCapsule', `fwup-${SIGNED_FW.toLowerCase()}.cap`)), await readFile(CAPSULE));
+    } finally {
+      await w.cleanup();
+    }
   } finally {
     await cleanup();
   }
