@@ -8,7 +8,7 @@ import { fwup, json } from './helpers/cli.js';
 import { fakeExec } from './helpers/fake-exec.js';
 import { runInProcess } from './helpers/in-process.js';
 import { simulateReboot } from './helpers/sysroot.js';
-import { CAP, ESRT, RECORDER, SYS_FW, stateFile, uefiTest, world } from './helpers/uefi-world.js';
+import { CAP, ESRT, RECORDER, SYS_FW, recordName, stateFile, uefiTest, world } from './helpers/uefi-world.js';
 
 uefiTest('uefi: apply --warm writes warm to /sys/kernel/reboot/mode, then runs the reboot command, leaving a pending record', async () => {
   const w = await world();
@@ -26,10 +26,10 @@ uefiTest('uefi: apply --warm writes warm to /sys/kernel/reboot/mode, then runs t
     const out = json<{ report: { reboot: { mode: string; command: string[] } } }>(r);
     assert.equal(out.report.reboot.mode, 'warm');
     assert.deepEqual(out.report.reboot.command, JSON.parse(reboot.FWUP_REBOOT_COMMAND));
-    const pending = JSON.parse((await stateFile(w, 'pending.json'))!) as { record: { bootIdAtApply: string; reboot: { mode: string } }; sha256: string };
+    const pending = JSON.parse((await stateFile(w, recordName('pending')))!) as { record: { bootIdAtApply: string; reboot: { mode: string } }; sha256: string };
     assert.equal(pending.sha256, recordDigest(pending.record));
     assert.equal(pending.record.bootIdAtApply, 'boot-1');
-    assert.equal(await stateFile(w, 'request.json'), null);
+    assert.equal(await stateFile(w, recordName('request')), null);
     // Applied already: nothing staged any more.
     const again = await w.run(['apply', '--warm'], reboot);
     assert.equal(again.code, EXIT.NOT_FOUND);
@@ -50,7 +50,7 @@ uefiTest('uefi: apply --warm --no-reboot and apply without --warm leave the rebo
       assert.match(r.stdout, /reboot to let the firmware install the capsule/);
       assert.equal(existsSync(log), false, 'the reboot command did not run');
       assert.equal(await readFile(join(w.root, 'sys/kernel/reboot/mode'), 'utf8'), 'cold\n');
-      assert.notEqual(await stateFile(w, 'pending.json'), null);
+      assert.notEqual(await stateFile(w, recordName('pending')), null);
     } finally {
       await w.cleanup();
     }
@@ -142,9 +142,9 @@ uefiTest('uefi: --dry-run lists every write and command, and changes nothing', a
       ],
     );
     // The intent is recorded before the first write and removed once the request says delivered.
-    assert.match(plan.plan[0]!.path!, /intent\.json$/);
-    assert.match(plan.plan[3]!.path!, /request\.json$/);
-    assert.match(plan.plan[4]!.path!, /intent\.json$/);
+    assert.ok(plan.plan[0]!.path!.endsWith(`/${recordName('intent')}`), plan.plan[0]!.path);
+    assert.ok(plan.plan[3]!.path!.endsWith(`/${recordName('request')}`), plan.plan[3]!.path);
+    assert.ok(plan.plan[4]!.path!.endsWith(`/${recordName('intent')}`), plan.plan[4]!.path);
     assert.equal(await w.snapshot(), before);
     const text = await w.run(['stage', CAP('unsigned-4k.cap'), '--allow-unsigned', '--dry-run']);
     assert.match(text.stdout, /dry run: nothing was changed/);
@@ -157,7 +157,7 @@ uefiTest('uefi: --dry-run lists every write and command, and changes nothing', a
     const ap = json<{ plan: Array<{ kind: string; path?: string; argv?: string[] }> }>(a).plan;
     assert.deepEqual(ap.filter((x) => x.kind === 'exec').map((x) => x.argv), [['echo', 'would-reboot']]);
     assert.ok(ap.some((x) => x.kind === 'write' && x.path === join(w.root, 'sys/kernel/reboot/mode')));
-    assert.ok(ap.some((x) => x.kind === 'write' && x.path!.endsWith('pending.json')));
+    assert.ok(ap.some((x) => x.kind === 'write' && x.path!.endsWith(recordName('pending'))));
     assert.equal(await w.snapshot(), staged);
   } finally {
     await w.cleanup();
@@ -183,7 +183,7 @@ uefiTest('uefi: without root the loader is refused with the path named; --sudo p
     const d = await fwup([...args, '--sudo', '--dry-run', '--json'], { cwd: w.dir, env: w.env, ...asUser });
     assert.equal(d.code, 0, d.stdout + d.stderr);
     const plan = json<{ plan: Array<{ kind: string; argv?: string[] }> }>(d).plan;
-    assert.match(JSON.stringify(plan[0]), /intent\.json/);
+    assert.match(JSON.stringify(plan[0]), /intent-[0-9A-F-]+\.json/);
     assert.deepEqual(plan[1], {
       kind: 'exec',
       argv: ['sudo', '-n', 'dd', `of=${loader}`, 'bs=4208', 'count=1', 'iflag=fullblock', 'conv=notrunc', 'status=none'],

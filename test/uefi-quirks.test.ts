@@ -4,17 +4,11 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { json } from './helpers/cli.js';
 import { EFIVARS, GLOBAL } from './helpers/sysroot.js';
-import { CAP, world, type World } from './helpers/uefi-world.js';
+import { CAP, setDmi as dmi, world, type World } from './helpers/uefi-world.js';
 import { QUIRKS, quirksFor } from '../src/targets/uefi/quirks.js';
 
 // Vendor quirks from the data table (src/targets/uefi/uefi-quirks.json), keyed by the sysroot's DMI
 // strings, and a read-only efivarfs.
-
-async function dmi(w: World, fields: Record<string, string>): Promise<void> {
-  const d = join(w.root, 'sys/class/dmi/id');
-  await mkdir(d, { recursive: true });
-  for (const [k, v] of Object.entries(fields)) await writeFile(join(d, k), `${v}\n`);
-}
 
 type Staged = { details: { deliveredTo: string; quirks: string[]; osIndicationsSkipped: string | null } };
 const stage = async (w: World, cap = 'unsigned-4k.cap') => {

@@ -4,33 +4,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { json } from './helpers/cli.js';
 import { EFIVARS, simulateReboot } from './helpers/sysroot.js';
-import { CAP, ESRT, SYS_FW, world, type World } from './helpers/uefi-world.js';
-import { EFI_CAPSULE_REPORT_GUID, capsuleResultFmpLayout, capsuleResultHeaderLayout, efiStatusName, parseCapsuleResult } from '../src/targets/uefi/capsule-results.js';
+import { CAP, DEVICE_ERROR, ESRT, SYS_FW, resultData, world, writeResult } from './helpers/uefi-world.js';
+import { EFI_CAPSULE_REPORT_GUID, efiStatusName, parseCapsuleResult } from '../src/targets/uefi/capsule-results.js';
 import { FMP_CAPSULE_GUID } from '../src/image/capsule-layouts.js';
 
 // The firmware's Capsule#### result variables, read with the ESRT after the reboot: both shown, and a
 // disagreement between them is a failure.
-
-const DEVICE_ERROR = (1n << 63n) | 7n;
-
-/** The bytes of a Capsule#### variable as edk2's capsule runtime writes it: header, FMP extension, two CHAR16 strings. */
-function resultData(o: { guid: string; status: bigint; payloadTypeId?: string; fileName?: string }): Buffer {
-  const strings = Buffer.concat([Buffer.from(`${o.fileName ?? 'fwup-capsule.cap'}\0`, 'utf16le'), Buffer.from('\0', 'utf16le')]);
-  const fmp = o.payloadTypeId ? Buffer.concat([capsuleResultFmpLayout.serialize({ Version: 1, PayloadIndex: 0, UpdateImageIndex: 1, UpdateImageTypeId: o.payloadTypeId }), strings]) : Buffer.alloc(0);
-  const header = capsuleResultHeaderLayout.serialize({
-    VariableTotalSize: capsuleResultHeaderLayout.size + fmp.length, Reserved: 0, CapsuleGuid: o.guid,
-    Year: 2026, Month: 12, Day: 2, Hour: 7, Minute: 30, Second: 5, Pad1: 0, Nanosecond: 0, TimeZone: 0x7ff, Daylight: 0, Pad2: 0, CapsuleStatus: o.status,
-  });
-  return Buffer.concat([header, fmp]);
-}
-
-async function writeResult(w: World, n: number, data: Buffer, last = true): Promise<void> {
-  const name = `Capsule${n.toString(16).toUpperCase().padStart(4, '0')}`;
-  const attrs = Buffer.alloc(4);
-  attrs.writeUInt32LE(0x7);
-  await writeFile(join(w.root, EFIVARS, `${name}-${EFI_CAPSULE_REPORT_GUID}`), Buffer.concat([attrs, data]));
-  if (last) await writeFile(join(w.root, EFIVARS, `CapsuleLast-${EFI_CAPSULE_REPORT_GUID}`), Buffer.concat([attrs, Buffer.from(name, 'utf16le')]));
-}
 
 test('capsule results: a Capsule#### variable parses to its fields; EFI_STATUS values by name', () => {
   const r = parseCapsuleResult('Capsule0002', resultData({ guid: FMP_CAPSULE_GUID, status: DEVICE_ERROR, payloadTypeId: SYS_FW, fileName: 'a.cap' }), true);

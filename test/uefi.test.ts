@@ -6,7 +6,7 @@ import { EXIT } from '../src/errors/exit-codes.js';
 import { recordDigest } from '../src/targets/state-records.js';
 import { REPO_ROOT, hashTree, json } from './helpers/cli.js';
 import { readVar } from './helpers/sysroot.js';
-import { CAP, SYS_FW, stateFile, uefiTest, world, type World } from './helpers/uefi-world.js';
+import { CAP, SYS_FW, recordName, stateFile, uefiTest, world, type World } from './helpers/uefi-world.js';
 import { MKFIFO, needs } from './helpers/requirements.js';
 
 uefiTest('uefi: stage through the capsule loader writes the whole capsule to it and keeps a self-checked request', async () => {
@@ -20,7 +20,7 @@ uefiTest('uefi: stage through the capsule loader writes the whole capsule to it 
     // Nothing else in the sysroot moved: no capsule on the ESP, no OsIndications.
     assert.equal(await readVar(w.root, 'OsIndications'), null);
     assert.deepEqual(await readdir(join(w.root, 'boot/efi/EFI')), ['BOOT']);
-    const req = JSON.parse((await stateFile(w, 'request.json'))!) as { record: { delivery: string; entries: Array<{ fwClass: string; targetVersion: number; fwVersionBefore: number }> }; sha256: string };
+    const req = JSON.parse((await stateFile(w, recordName('request')))!) as { record: { delivery: string; entries: Array<{ fwClass: string; targetVersion: number; fwVersionBefore: number }> }; sha256: string };
     assert.equal(req.sha256, recordDigest(req.record));
     assert.equal(req.record.delivery, 'loader');
     assert.deepEqual(req.record.entries.map((e) => [e.fwClass, e.targetVersion, e.fwVersionBefore]), [[SYS_FW, 0x20a, 0x200]]);
@@ -231,7 +231,7 @@ uefiTest('uefi: the kernel\'s errors from the loader are mapped (ENOSPC from a l
     assert.equal(e.code, 'CAPSULE_REJECTED');
     assert.equal(e.details.errno, 'ENOSPC');
     assert.match(e.message, /larger than the firmware accepts/);
-    assert.equal(await stateFile(w, 'request.json'), null, 'no request recorded for a refused capsule');
+    assert.equal(await stateFile(w, recordName('request')), null, 'no request recorded for a refused capsule');
   } finally {
     await w.cleanup();
   }

@@ -183,9 +183,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'unstage',
     args: '',
-    summary: 'remove the staged update request (uefi: and undo a delivery a crash cut short)',
+    summary: 'remove the staged update request (uefi: every capsule, or one with --component GUID, and undo a delivery a crash cut short)',
     options: [HW_OPTIONS.sudo, { flags: '--dry-run', description: 'list what would be removed, change nothing' }, ...REDFISH_OPTIONS],
-    examples: ['fwup unstage'],
+    examples: ['fwup unstage', 'fwup unstage --target uefi --component 6DCBD5ED-E82D-4C44-BDA1-7194199AD92A'],
     load: () => import('./commands/unstage.js'),
   },
   {

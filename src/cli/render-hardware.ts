@@ -26,11 +26,14 @@ export function flashromApplyText(target: string, r: FlashromApplyReport, s: Sty
 }
 
 export function uefiApplyText(r: UefiApplyReport, s: Style): string {
-  return `${s.bold('apply')} on uefi: ${s.green(s.bold('capsule handed over'))}\n${table(
+  const each: Array<[string, string]> = r.capsules.length > 1
+    ? r.capsules.map((c) => [`  ${c.entry}`, `${esc(c.capsule.version)} (fileSha256 ${c.capsule.fileSha256.slice(0, 16)}…) by ${c.delivery}: ${esc(c.deliveredTo)}`])
+    : [['capsule', `${esc(r.capsule.version)} (fileSha256 ${r.capsule.fileSha256.slice(0, 16)}…)`], ['delivery', `${r.delivery}: ${esc(r.deliveredTo)}`], ['pending', r.pending]];
+  const title = r.capsules.length > 1 ? `${r.capsules.length} capsules handed over` : 'capsule handed over';
+  return `${s.bold('apply')} on uefi: ${s.green(s.bold(title))}\n${table(
     [
-      ['capsule', `${esc(r.capsule.version)} (fileSha256 ${r.capsule.fileSha256.slice(0, 16)}…)`],
-      ['delivery', `${r.delivery}: ${esc(r.deliveredTo)}`],
-      ['pending', r.pending],
+      ...(r.capsules.length > 1 ? [['capsules', `${r.capsules.length}, one per ESRT entry`] as [string, string]] : []),
+      ...each,
       rebootRow(r.reboot, s),
       ['next', r.next],
     ],
@@ -69,8 +72,18 @@ export function uefiStatusText(v: UefiStatus, s: Style): string {
     rows.push([e.name, `${e.fwClass} ${e.fwTypeName} ${hex(e.fwVersion)} (lowest ${hex(e.lowestSupportedFwVersion)}), last attempt ${hex(e.lastAttemptVersion)} ${e.lastAttemptStatusName}`]);
   }
   rows.push(['delivery', `loader ${v.delivery.loader ? 'yes' : 'no'}, capsule on disk ${v.delivery.capsuleOnDisk ? `yes (ESP ${v.delivery.esp ?? 'not found'})` : 'no'}, OsIndications ${v.delivery.osIndications ?? 'unset'}`]);
-  rows.push(['staged', v.staged ? `${esc(v.staged.version)} by ${v.staged.delivery} (${esc(v.staged.deliveredTo)})${v.staged.state === 'delivering' ? s.red(' INCOMPLETE') : ''}` : s.dim('nothing')]);
-  rows.push(['pending', v.pending ? `${esc(v.pending.version)} by ${v.pending.delivery}, applied ${v.pending.appliedAt}` : s.dim('nothing')]);
+  const staged = v.capsules.filter((c) => c.state === 'staged');
+  const pending = v.capsules.filter((c) => c.state === 'pending');
+  if (staged.length + pending.length > 1) {
+    // Several capsules (one per ESRT entry): one row each.
+    rows.push(['capsules', `${staged.length} staged, ${pending.length} pending`]);
+    for (const c of v.capsules) {
+      rows.push([`  ${c.entry}`, `${c.state} ${esc(c.version)} (${c.esrt.join(', ')}) by ${c.delivery} (${esc(c.file)}), fileSha256 ${c.fileSha256.slice(0, 16)}…${c.appliedAt ? `, applied ${c.appliedAt}` : ''}`]);
+    }
+  } else {
+    rows.push(['staged', v.staged ? `${esc(v.staged.version)} by ${v.staged.delivery} (${esc(v.staged.deliveredTo)})${v.staged.state === 'delivering' ? s.red(' INCOMPLETE') : ''}` : s.dim('nothing')]);
+    rows.push(['pending', v.pending ? `${esc(v.pending.version)} by ${v.pending.delivery}, applied ${v.pending.appliedAt}` : s.dim('nothing')]);
+  }
   if (v.outcome) {
     const paint = STATE_TEXT[v.outcome.state] ?? ((_s: Style, t: string) => t);
     rows.push(['outcome', `${paint(s, v.outcome.state)} (rebooted since: ${v.outcome.rebooted})`]);

@@ -17,7 +17,7 @@ export const HW_OPTIONS = {
   insecure: { flags: '--insecure', description: 'redfish: do not verify the BMC\'s TLS certificate (a password then crosses unprotected)' },
   allowHttp: { flags: '--allow-http', description: 'redfish: allow a plain http:// BMC' },
   serveAddress: { flags: '--serve-address <address>', description: 'redfish: where fwup serves the image for SimpleUpdate (default: the address that reaches the BMC)' },
-  component: { flags: '--component <id>', description: 'redfish: the FirmwareInventory item to update (default: the system\'s firmware)' },
+  component: { flags: '--component <id>', description: 'redfish: the FirmwareInventory item to update (default: the system\'s firmware); uefi unstage: the ESRT entry (fw_class GUID) whose capsule goes (default: every capsule)' },
   pushMethod: { flags: '--push-method <how>', description: 'redfish: auto (multipart, else SimpleUpdate, else HTTP push), multipart, simple-update or http-push', default: 'auto' },
   taskTimeout: { flags: '--task-timeout <seconds>', description: 'redfish: how long the BMC\'s task may go without progress while staging (default 600)' },
   applyTime: { flags: '--apply-time <when>', description: 'redfish: Immediate, OnReset or OnStartUpdateRequest (default: the latest the BMC offers; apply sets it off)' },

@@ -94,3 +94,9 @@ export async function simulateReboot(root: string, entry: number, e: EsrtFixture
   await setEsrt(root, entry, e);
   await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${bootId}\n`);
 }
+
+/** A reboot in which the firmware processed several capsules: each entry as it then reads. */
+export async function simulateRebootAll(root: string, entries: ReadonlyArray<readonly [number, EsrtFixture]>, bootId: string): Promise<void> {
+  for (const [n, e] of entries) await setEsrt(root, n, e);
+  await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${bootId}\n`);
+}

@@ -6,9 +6,10 @@ import type { Delivery } from './capsule-delivery.js';
 import type { EsrtEntry } from './esrt.js';
 
 /**
- * The handed-over capsule: `request.json` after stage, `pending.json` after apply. Written first as
- * an intent (`state: 'delivering'`, before any write to the ESP or efivarfs) and then `'delivered'`,
- * so a delivery cut half-way is known and `unstage` undoes it.
+ * The handed-over capsule of one ESRT entry: `request-<GUID>.json` after stage, `pending-<GUID>.json`
+ * after apply (uefi-records.ts). Written first as an intent (`intent-<GUID>.json`, `state:
+ * 'delivering'`, before any write to the ESP or efivarfs) and then `'delivered'`, so a delivery cut
+ * half-way is known and `unstage` undoes it.
  */
 export interface UefiRequest {
   recordVersion: 2;
@@ -18,7 +19,10 @@ export interface UefiRequest {
   capsule: { source: string; size: number; fileSha256: string; payloadSha256: string; flags: number; flagNames: string[]; version: string; versionNumber: number };
   /** The loader, or the capsule's file on the ESP. */
   deliveredTo: string;
-  /** Hex strings: what OsIndications was and became (disk delivery), so unstage can undo exactly that. */
+  /**
+   * Hex strings: what OsIndications was before fwup's first capsule still on the ESP (a later stage
+   * inherits it) and what it became (disk delivery), so unstaging the last capsule undoes exactly that.
+   */
   osIndications: { path: string; before: string | null; after: string } | null;
   entries: AttemptBaseline[];
   stagedAt: string;
@@ -36,6 +40,8 @@ export interface UefiPending extends UefiRequest {
 export interface UefiHistoryLine {
   time: string;
   action: 'apply' | 'superseded';
+  /** The ESRT entry (fw_class) the capsule was staged for (absent in lines of older fwup versions). */
+  entry?: string;
   versionNumber: number;
   fromVersion: number;
   state: OutcomeState | 'delivered';
@@ -66,14 +72,20 @@ export interface UefiStageDetails {
   quirks: string[];
   /** Why OsIndications was left alone (a read-only efivarfs), or null. */
   osIndicationsSkipped: string | null;
+  /** The ESRT entry (fw_class) this capsule is staged for: a later stage for it replaces this one alone. */
+  entry: string;
+  /** The capsules of other ESRT entries the firmware also gets at the next boot (left as they were). */
+  alsoStaged: Array<{ entry: string; deliveredTo: string; version: string }>;
 }
 
+/** apply's report: the first capsule's fields (as with one capsule), and every capsule handed over. */
 export interface UefiApplyReport {
   delivery: Delivery;
   deliveredTo: string;
   capsule: UefiRequest['capsule'];
   entries: AttemptBaseline[];
   pending: string;
+  capsules: Array<{ entry: string; delivery: Delivery; deliveredTo: string; capsule: UefiRequest['capsule']; entries: AttemptBaseline[]; pending: string }>;
   reboot: RebootReport | null;
   next: string;
 }
@@ -85,12 +97,42 @@ export interface UefiStatus {
   stateDir: string;
   esrt: Array<EsrtEntry & { fwTypeName: string; lastAttemptStatusName: string }> | null;
   delivery: { loader: string | null; capsuleOnDisk: boolean; osIndications: string | null; esp: string | null };
+  /** Every capsule fwup handed over, one per ESRT entry (staged, or applied and pending), by entry. */
+  capsules: UefiCapsuleStatus[];
+  /** The first staged and the first pending capsule (all of them are in `capsules`). */
   staged: { version: string; fileSha256: string; payloadSha256: string; delivery: Delivery; deliveredTo: string; stagedAt: string; state: UefiRequest['state'] } | null;
   pending: { version: string; fileSha256: string; delivery: Delivery; appliedAt: string; reboot: UefiPending['reboot'] } | null;
-  outcome: { state: OutcomeState; rebooted: string; entries: EntryOutcome[] } | null;
+  /** Every capsule's outcome together: a failure anywhere wins; `entries` per ESRT entry. */
+  outcome: UefiOutcome | null;
   /** The firmware's Capsule#### result variables, newest first (CapsuleLast's first). */
   capsuleResults: CapsuleResult[];
   warnings: string[];
+}
+
+export interface UefiOutcome {
+  state: OutcomeState;
+  rebooted: string;
+  entries: EntryOutcome[];
+}
+
+export interface UefiCapsuleStatus {
+  /** The ESRT entry (fw_class) it is staged for: its key. */
+  entry: string;
+  /** The ESRT entries (entry0, …) its payloads update. */
+  esrt: string[];
+  state: 'staged' | 'pending';
+  version: string;
+  versionNumber: number;
+  size: number;
+  fileSha256: string;
+  payloadSha256: string;
+  delivery: Delivery;
+  /** The capsule's file on the ESP, or the loader. */
+  file: string;
+  stagedAt: string;
+  appliedAt: string | null;
+  /** What the firmware did with it (judged from the ESRT and the result variables). */
+  outcome: UefiOutcome | null;
 }
 
 export function uefiSummary(r: UefiRequest): StagedSummary {

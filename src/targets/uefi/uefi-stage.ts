@@ -7,33 +7,25 @@ import type { CapsuleReport } from '../../image/capsule-report.js';
 import { HostFiles } from '../host-files.js';
 import { exists } from '../host-reboot.js';
 import type { HostState } from '../host-state.js';
-import { ActionLog, type PlannedAction } from '../plan.js';
+import { ActionLog } from '../plan.js';
 import { routeForWrite } from '../privilege.js';
-import type { StageInput, StageOptions, StageSession, TargetDeps, TargetOptions } from '../target.js';
+import type { StageInput, StageOptions, StageSession } from '../target.js';
 import type { AttemptBaseline } from './attempt-outcome.js';
 import { UPDATE_CAPSULE_DIR, chooseDelivery, writeToLoader } from './capsule-delivery.js';
 import { capsuleFileFor, efivarfsReadOnly, quirksFor, readDmi } from './quirks.js';
-import { FILE_CAPSULE_DELIVERY, isEfivarfs, osIndicationsWithCapsuleDelivery, osIndicationsWithout, readVariable, type OsIndicationsChange } from './efivars.js';
+import { osIndicationsWithCapsuleDelivery, type OsIndicationsChange } from './efivars.js';
 import { fwTypeName, type EsrtEntry } from './esrt.js';
 import { uefiSummary, type UefiPending, type UefiRequest } from './uefi-results.js';
-import { espWriteError, hex64, type UefiWrites } from './uefi-writes.js';
+import { keyOf, readAll, type Keyed, type RecordSet } from './uefi-records.js';
+import { undoIntent, type UefiUndoContext } from './uefi-unstage.js';
+import { espWriteError, hex64 } from './uefi-writes.js';
 
-export const REQUEST = 'request.json';
-export const PENDING = 'pending.json';
-/** Written before the first write of a delivery and removed after it: a cut delivery is known and undone. */
-export const INTENT = 'intent.json';
-
-export interface UefiStageContext {
-  deps: TargetDeps;
-  options: TargetOptions;
+export interface UefiStageContext extends UefiUndoContext {
   state: HostState;
-  writes: UefiWrites;
   esrt: EsrtEntry[];
   bootId: string | null;
-  /** Whether a pending capsule still waits for its reboot (then staging it again is nothing to do). */
-  awaitingReboot: (p: UefiPending) => Promise<boolean>;
   /** Close the pending attempt this stage replaces (history), before the new request is recorded. */
-  archive: (log: ActionLog, p: UefiPending) => Promise<void>;
+  archive: (log: ActionLog, p: UefiPending, key: string) => Promise<void>;
 }
 
 /**
@@ -42,6 +34,7 @@ export interface UefiStageContext {
  * written); then the capsule (to the kernel loader, or onto the ESP), then OsIndications last (the
  * firmware is never told to look for a capsule that is not there yet); then the request, `delivered`,
  * and the intent goes. A delivery that fails is undone at once; one cut by a crash, by `unstage`.
+ * Each ESRT entry has its own capsule: one staged for another entry is left as it is.
  */
 export async function uefiStageSession(input: StageInput, opts: StageOptions, ctx: UefiStageContext): Promise<StageSession> {
   const { verdict } = input;
@@ -51,20 +44,32 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       hint: 'pack the payload as a capsule (fwup pack --format capsule), or write raw flash with --target flashrom:…',
     });
   }
-  const { deps, state, writes } = ctx;
+  const { deps, records, writes } = ctx;
   const sudo = ctx.options.sudo;
   const log = new ActionLog(opts.dryRun, deps.afterAction);
   const entries = matchEntries(capsule, ctx.esrt, opts);
+  const key = keyOf({ entries });
   const choice = await chooseDelivery(deps.sysroot, ctx.options.capsuleDelivery, capsule.flags, ctx.options.esp);
-  const staged = await state.read<UefiRequest>(REQUEST, 'staged request');
-  const pending = await state.read<UefiPending>(PENDING, 'pending attempt');
+  const all = await readAll(records);
+  const staged = all.requests.find((r) => r.key === key)?.record ?? null;
+  const pending = all.pendings.find((r) => r.key === key)?.record ?? null;
   const sha = verdict.fileSha256;
   if (staged && staged.state === 'delivered' && staged.capsule.fileSha256 === sha && staged.delivery === choice.delivery) {
     throw new FwupError('NOTHING_TO_DO', `this capsule (fileSha256 ${sha.slice(0, 16)}…) is already staged`, { hint: 'apply it with `fwup apply --target uefi --warm`' });
   }
-  if (pending && pending.capsule.fileSha256 === sha && (await ctx.awaitingReboot(pending))) {
+  const pendingWaits = pending !== null && (await ctx.awaitingReboot(pending));
+  if (pending && pending.capsule.fileSha256 === sha && pendingWaits) {
     throw new FwupError('NOTHING_TO_DO', 'this capsule was already handed to the firmware and waits for the reboot', { hint: 'reboot, then `fwup status --target uefi`' });
   }
+  const others = await otherCapsules(ctx, all, key);
+  const mine = new Set(entries.map((e) => e.fwClass));
+  const clash = others.live.find((r) => r.record.entries.some((e) => mine.has(e.fwClass)));
+  if (clash) {
+    throw new FwupError('TARGET_BUSY', `the capsule staged for ${clash.key} also updates ${clash.record.entries.filter((e) => mine.has(e.fwClass)).map((e) => e.fwClass).join(', ')}: one capsule per ESRT entry`, {
+      hint: `unstage it first (fwup unstage --target uefi --component ${clash.key}); nothing was written`,
+    });
+  }
+  const previous = staged ?? pending;
   // Every permission is checked before the first write, so a refusal changes nothing.
   const quirks = quirksFor(await readDmi(deps.sysroot));
   let osIndicationsSkipped: string | null = null;
@@ -83,8 +88,8 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
   } else {
     const capsuleDir = join(choice.esp!, UPDATE_CAPSULE_DIR);
     const style = quirks.find((q) => q.capsuleFileName)?.capsuleFileName ?? 'fwup';
-    deliveredTo = join(capsuleDir, await capsuleFileFor(style, entries[0]!.fwClass, capsuleDir, staged?.delivery === 'disk' ? staged.deliveredTo : null));
-    await checkEspSpace(choice.esp!, verdict.fileSize);
+    deliveredTo = join(capsuleDir, await capsuleFileFor(style, key, capsuleDir, previous?.delivery === 'disk' ? previous.deliveredTo : null));
+    await checkEspSpace(choice.esp!, verdict.fileSize, others.live.filter((r) => r.record.delivery === 'disk').map((r) => r.record.capsule.size));
     const fileRoute = await routeForWrite(deliveredTo, await exists(deliveredTo), sudo, 'the capsule on the EFI system partition');
     // A read-only efivarfs cannot take OsIndications: the capsule is written all the same (firmware that
     // scans EFI/UpdateCapsule at every boot still finds it), and the user is told.
@@ -107,6 +112,8 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       return back;
     };
   }
+  // OsIndications as it was before fwup's first capsule still on the ESP: what unstaging the last one restores.
+  const origin = [staged, pendingWaits ? pending : null, ...others.flagHolders].find((r) => r?.delivery === 'disk' && r.osIndications)?.osIndications;
   const request: UefiRequest = {
     recordVersion: 2,
     state: 'delivering',
@@ -117,11 +124,11 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       version: verdict.report.version, versionNumber: verdict.report.versionNumber,
     },
     deliveredTo,
-    osIndications: osInd ? { path: osInd.path, before: osInd.before === null ? null : hex64(osInd.before), after: hex64(osInd.after) } : null,
+    osIndications: osInd ? { path: osInd.path, before: origin ? origin.before : osInd.before === null ? null : hex64(osInd.before), after: hex64(osInd.after) } : null,
     entries,
     stagedAt: deps.now().toISOString(),
     bootIdAtStage: ctx.bootId,
-    replaces: staged?.delivery === 'disk' && staged.deliveredTo !== deliveredTo ? staged.deliveredTo : null,
+    replaces: previous?.delivery === 'disk' && previous.deliveredTo !== deliveredTo ? previous.deliveredTo : null,
   };
   if (staged?.delivery === 'loader') {
     deps.log.warn('the capsule staged before went to the kernel loader and cannot be withdrawn: the firmware sees both at the next reboot');
@@ -133,8 +140,8 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
     range: 'file',
     replaces: staged !== null,
     open: async () => {
-      await log.run({ kind: 'write', path: state.path(INTENT), bytes: 0, purpose: 'the intent: what is about to be written (undone if the delivery is cut)' }, () =>
-        state.write(INTENT, request),
+      await log.run({ kind: 'write', path: records.path('intent', key), bytes: 0, purpose: 'the intent: what is about to be written (undone if the delivery is cut)' }, () =>
+        records.write('intent', key, request),
       );
       opened = true;
       return {
@@ -148,82 +155,37 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
         const route = await routeForWrite(old, true, sudo, 'the capsule staged before');
         await log.runAll(HostFiles.actions('remove', old, 0, route, 'the capsule staged before, replaced by this one'), () => writes.files.remove(old, route));
       }
-      if (pending) await ctx.archive(log, pending);
+      if (pending) await ctx.archive(log, pending, key);
       const done: UefiRequest = { ...request, state: 'delivered', replaces: null };
-      await log.run({ kind: 'write', path: state.path(REQUEST), bytes: 0, purpose: 'the staged request: delivered (with its SHA-256)' }, () => state.write(REQUEST, done));
-      await log.run({ kind: 'remove', path: state.path(INTENT), purpose: 'the delivery is complete' }, () => state.remove(INTENT));
+      await log.run({ kind: 'write', path: records.path('request', key), bytes: 0, purpose: 'the staged request: delivered (with its SHA-256)' }, () => records.write('request', key, done));
+      await log.run({ kind: 'remove', path: records.path('intent', key), purpose: 'the delivery is complete' }, () => records.remove('intent', key));
       committed = true;
       return {
         staged: uefiSummary(done),
         details: {
           kind: 'uefi', delivery: choice.delivery, why: choice.why, deliveredTo, entries, osIndications: request.osIndications,
-          quirks: quirks.map((q) => q.name), osIndicationsSkipped,
+          quirks: quirks.map((q) => q.name), osIndicationsSkipped, entry: key,
+          alsoStaged: others.live.map((r) => ({ entry: r.key, deliveredTo: r.record.deliveredTo, version: r.record.capsule.version })),
         },
         plan: log.actions,
       };
     },
     close: async () => {
       // A delivery that failed half-way (an error, not a crash): undo what it wrote, keep what was staged before.
-      if (opened && !committed && !log.dryRun) await undoIntent(ctx, new ActionLog(false), staged);
+      if (opened && !committed && !log.dryRun) await undoIntent(ctx, new ActionLog(false), key, previous, others.flagHolders.length > 0);
     },
   };
 }
 
-/** Undo a delivery that never completed (its intent record is still there): its capsule file and OsIndications change. */
-async function undoIntent(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, log: ActionLog, keep: UefiRequest | null): Promise<boolean> {
-  const intent = await ctx.state.read<UefiRequest>(INTENT, 'delivery intent').catch(() => null);
-  if (!intent) return false;
-  // The capsule file goes unless the request staged before still names that very file.
-  const ours = intent.delivery === 'disk' && keep?.deliveredTo !== intent.deliveredTo ? [intent.deliveredTo] : [];
-  await undoWrites(ctx, log, { ...intent, replaces: null }, ours, keep === null);
-  await log.run({ kind: 'remove', path: ctx.state.path(INTENT), purpose: 'the delivery intent' }, () => ctx.state.remove(INTENT));
-  return true;
-}
-
 /**
- * Undo a stage: remove the capsule from the ESP (and one a cut delivery replaced), and put
- * OsIndications back as fwup found it (a bit the system had set stays; a variable fwup created goes).
+ * The capsules of the other ESRT entries that the firmware still sees at the next boot (staged, or
+ * applied and awaiting the reboot), and those of them (with cut deliveries) that rely on OsIndications.
  */
-export async function uefiUnstage(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, dryRun: boolean): Promise<{ removed: boolean; plan: PlannedAction[] }> {
-  const { state } = ctx;
-  const log = new ActionLog(dryRun, ctx.deps.afterAction);
-  const name = (await exists(state.path(PENDING))) ? PENDING : REQUEST;
-  const rec = await state.read<UefiRequest>(name, 'staged request');
-  // A delivery cut by a crash first: what it wrote goes, whatever was staged before it.
-  const undone = await undoIntent(ctx, log, null);
-  if (!rec) return { removed: undone, plan: log.actions };
-  if (rec.delivery === 'loader') {
-    throw new FwupError('TARGET_UNSUPPORTED', 'the capsule went through the kernel loader: the firmware already holds it and it cannot be withdrawn', {
-      hint: 'it is installed (or refused) at the next reboot; nothing was changed',
-    });
-  }
-  await undoWrites(ctx, log, rec, [rec.deliveredTo], true);
-  await log.run({ kind: 'remove', path: state.path(name), purpose: 'the staged request' }, () => state.remove(name));
-  return { removed: true, plan: log.actions };
-}
-
-/** Remove capsule files of ours, and (when `restoreFlag`) put OsIndications back as fwup found it. */
-async function undoWrites(ctx: Pick<UefiStageContext, 'deps' | 'options' | 'state' | 'writes'>, log: ActionLog, rec: UefiRequest, files: string[], restoreFlag: boolean): Promise<void> {
-  const { deps, writes } = ctx;
-  const sudo = ctx.options.sudo;
-  for (const path of files) {
-    if (!(await exists(path))) continue;
-    const route = await routeForWrite(path, true, sudo, 'the capsule on the ESP');
-    await log.runAll(HostFiles.actions('remove', path, 0, route, 'the staged capsule'), () => writes.files.remove(path, route));
-  }
-  if (!restoreFlag) return;
-  const before = rec.osIndications?.before ?? null;
-  if (rec.osIndications && before === null) {
-    const v = await readVariable(deps.sysroot, 'OsIndications');
-    if (v) {
-      const route = await routeForWrite(v.path, true, sudo, 'OsIndications');
-      if (await isEfivarfs(deps.sysroot)) await writes.chattr(log, '-i', v.path, route);
-      await log.runAll(HostFiles.actions('remove', v.path, 0, route, 'OsIndications, which fwup created'), () => writes.files.remove(v.path, route));
-    }
-  } else if (before !== null && (BigInt(before) & FILE_CAPSULE_DELIVERY) === 0n) {
-    const change = await osIndicationsWithout(deps.sysroot, FILE_CAPSULE_DELIVERY);
-    if (change) await writes.writeVariable(log, change, await routeForWrite(change.path, true, sudo, 'OsIndications'), 'clear the capsule-on-disk request');
-  }
+async function otherCapsules(ctx: UefiStageContext, all: RecordSet, key: string): Promise<{ live: Array<Keyed<UefiRequest>>; flagHolders: UefiRequest[] }> {
+  const live: Array<Keyed<UefiRequest>> = all.requests.filter((r) => r.key !== key);
+  for (const p of all.pendings) if (p.key !== key && (await ctx.awaitingReboot(p.record))) live.push(p);
+  const flagHolders = [...live, ...all.intents.filter((r) => r.key !== key)].map((r) => r.record).filter((r) => r.delivery === 'disk' && r.osIndications);
+  return { live, flagHolders };
 }
 
 /**
@@ -270,7 +232,7 @@ export function espSpaceNeeded(capsuleBytes: number): number {
 }
 
 /** Refuse before the first write when the ESP has too little room: a half-written capsule helps nobody. */
-async function checkEspSpace(esp: string, capsuleBytes: number): Promise<void> {
+async function checkEspSpace(esp: string, capsuleBytes: number, alreadyStaged: number[]): Promise<void> {
   let free: number;
   try {
     const st = await statfs(esp);
@@ -278,11 +240,14 @@ async function checkEspSpace(esp: string, capsuleBytes: number): Promise<void> {
   } catch {
     return; // a file system that cannot say: the write itself reports a full disk
   }
-  const need = espSpaceNeeded(capsuleBytes);
+  // The firmware also copies the other entries' capsules at the boot: room for each of them once more.
+  const others = alreadyStaged.reduce((a, b) => a + b, 0);
+  const need = espSpaceNeeded(capsuleBytes) + others;
   if (free < need) {
-    throw new FwupError('TARGET_NO_SPACE', `the EFI system partition ${esp} has ${free} bytes (${formatBytes(free)}) free; a ${formatBytes(capsuleBytes)} capsule needs ${need} (twice its size and 1 MiB, as fwupd requires)`, {
+    const also = alreadyStaged.length ? `, and ${others} for the firmware's copy of the ${alreadyStaged.length} capsule${alreadyStaged.length > 1 ? 's' : ''} already staged` : '';
+    throw new FwupError('TARGET_NO_SPACE', `the EFI system partition ${esp} has ${free} bytes (${formatBytes(free)}) free; a ${formatBytes(capsuleBytes)} capsule needs ${need} (twice its size and 1 MiB, as fwupd requires${also})`, {
       hint: 'free space on the ESP (old capsules in EFI/UpdateCapsule, unused boot loaders), or use the capsule loader (--capsule-delivery loader); nothing was written',
-      details: { esp, free, need },
+      details: { esp, free, need, alreadyStaged: others },
     });
   }
 }

@@ -13,8 +13,10 @@ import { readCapsuleResults, resultFor } from './capsule-results.js';
 import { findEsp } from './capsule-delivery.js';
 import { FILE_CAPSULE_DELIVERY, fileCapsuleDeliverySupported, readVariable, u64Of } from './efivars.js';
 import { attemptStatusName, fwTypeName, readEsrt, type EsrtEntry } from './esrt.js';
-import type { UefiAttemptRecord, UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
-import { INTENT, PENDING, REQUEST, uefiStageSession, uefiUnstage } from './uefi-stage.js';
+import type { UefiApplyReport, UefiAttemptRecord, UefiCapsuleStatus, UefiHistoryLine, UefiPending, UefiRequest, UefiStatus } from './uefi-results.js';
+import { uefiStageSession } from './uefi-stage.js';
+import { readAll, UefiRecords, type Keyed } from './uefi-records.js';
+import { uefiUnstage, type UefiUndoContext } from './uefi-unstage.js';
 import { hex64, UefiWrites } from './uefi-writes.js';
 import { powerRefusal, readPower } from './power-supply.js';
 
@@ -30,11 +32,20 @@ export class UefiTarget implements Target {
   readonly dir: string;
   private readonly state: HostState;
   private readonly writes: UefiWrites;
+  private readonly records: UefiRecords;
 
   constructor(private readonly deps: TargetDeps, private readonly opts: TargetOptions) {
     this.dir = join(deps.stateDir, 'uefi', stateName(deps.sysroot));
     this.state = new HostState(this.dir, 'the uefi target');
+    this.records = new UefiRecords(this.state);
     this.writes = new UefiWrites(deps, new HostFiles(deps.exec));
+  }
+
+  private undoContext(): UefiUndoContext {
+    return {
+      deps: this.deps, options: this.opts, records: this.records, writes: this.writes,
+      awaitingReboot: async (p) => (await this.outcomeOf(p, await readEsrt(this.deps.sysroot))).state === 'awaiting-reboot',
+    };
   }
 
   lock(timeoutMs: number): Promise<() => Promise<void>> {
@@ -75,51 +86,58 @@ export class UefiTarget implements Target {
     const refusal = this.opts.ignorePower ? null : powerRefusal(await readPower(this.deps.sysroot));
     if (refusal) throw refusal;
     return uefiStageSession(input, opts, {
-      deps: this.deps, options: this.opts, state: this.state, writes: this.writes, esrt: await this.esrt(), bootId: await this.bootId(),
-      awaitingReboot: async (p) => (await this.outcomeOf(p, await readEsrt(this.deps.sysroot))).state === 'awaiting-reboot',
-      archive: (log, p) => this.archive(log, p, 'superseded'),
+      ...this.undoContext(), state: this.state, esrt: await this.esrt(), bootId: await this.bootId(),
+      archive: (log, p, key) => this.archive(log, p, key, 'superseded'),
     });
   }
 
+  /** Every entry's capsule, or (`--component GUID`) that entry's alone. */
   unstage(opts: { dryRun: boolean }): Promise<{ removed: boolean; plan: PlannedAction[] }> {
-    return uefiUnstage({ deps: this.deps, options: this.opts, state: this.state, writes: this.writes }, opts.dryRun);
+    return uefiUnstage(this.undoContext(), opts.dryRun);
   }
 
+  /** Hand over every staged capsule (one per ESRT entry) at once: the firmware takes them all at the next boot. */
   async apply(req: ApplyRequest): Promise<ApplyOutcome> {
-    const request = await this.state.read<UefiRequest>(REQUEST, 'staged request');
-    if (!request) {
-      const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
+    const all = await readAll(this.records);
+    if (!all.requests.length) {
+      const pending = all.pendings.length > 0;
       throw new FwupError('NOT_STAGED', pending ? 'the staged capsule was already applied: it waits for the reboot' : 'no capsule is staged for the uefi target', {
         hint: pending ? 'reboot, then `fwup status --target uefi` reports the outcome' : 'stage one first: fwup stage FILE.cap --target uefi',
       });
     }
-    if (request.state !== 'delivered') {
+    if (all.requests.some((r) => r.record.state !== 'delivered')) {
       throw new FwupError('TARGET_CORRUPT', 'the last stage was cut before the capsule was fully delivered', { hint: 'run `fwup unstage --target uefi` to undo it, then stage again' });
     }
     // The firmware takes a staged capsule at the next boot, whoever reboots: if that happened, it is gone.
     const bootId = await this.bootId();
-    if (request.bootIdAtStage && bootId && request.bootIdAtStage !== bootId) {
-      throw new FwupError('TARGET_CHANGED', 'the system rebooted since the capsule was staged: the firmware has already processed (or dropped) it', {
-        hint: '`fwup status --target uefi` reports what the firmware did; stage the capsule again to retry',
-      });
+    for (const { record: request } of all.requests) {
+      if (request.bootIdAtStage && bootId && request.bootIdAtStage !== bootId) {
+        throw new FwupError('TARGET_CHANGED', 'the system rebooted since the capsule was staged: the firmware has already processed (or dropped) it', {
+          hint: '`fwup status --target uefi` reports what the firmware did; stage the capsule again to retry',
+        });
+      }
     }
-    if (request.delivery === 'disk') await this.checkStillOnDisk(request);
+    for (const { record: request } of all.requests) if (request.delivery === 'disk') await this.checkStillOnDisk(request);
     const log = new ActionLog(req.dryRun, this.deps.afterAction);
     const now = this.deps.now().toISOString();
-    const pending: UefiPending = {
-      ...request, appliedAt: now, bootIdAtApply: bootId,
-      reboot: req.reboot ? { mode: req.mode, command: await rebootCommand(this.deps) } : null,
-    };
-    await log.run({ kind: 'write', path: this.state.path(PENDING), bytes: 0, purpose: 'the pending-attempt record that `fwup status` checks after the reboot' }, () => this.state.write(PENDING, pending));
-    await log.run({ kind: 'remove', path: this.state.path(REQUEST), purpose: 'the request is now pending' }, () => this.state.remove(REQUEST));
-    const line: UefiHistoryLine = {
-      time: now, action: 'apply', versionNumber: request.capsule.versionNumber, fromVersion: request.entries[0]?.fwVersionBefore ?? 0,
-      state: 'delivered', status: -1, detail: `capsule ${request.capsule.fileSha256.slice(0, 12)}… by ${request.delivery}`,
-      attempt: attemptRecord(request, null),
-    };
-    await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history entry' }, () => this.state.appendHistory(line));
+    const reboot0 = req.reboot ? { mode: req.mode, command: await rebootCommand(this.deps) } : null;
+    const capsules: UefiApplyReport['capsules'] = [];
+    for (const { key, name, record: request } of all.requests) {
+      const pending: UefiPending = { ...request, appliedAt: now, bootIdAtApply: bootId, reboot: reboot0 };
+      const path = this.records.path('pending', key);
+      await log.run({ kind: 'write', path, bytes: 0, purpose: 'the pending-attempt record that `fwup status` checks after the reboot' }, () => this.records.write('pending', key, pending));
+      await log.run({ kind: 'remove', path: this.state.path(name), purpose: 'the request is now pending' }, () => this.records.remove('request', key));
+      const line: UefiHistoryLine = {
+        time: now, action: 'apply', entry: key, versionNumber: request.capsule.versionNumber, fromVersion: request.entries[0]?.fwVersionBefore ?? 0,
+        state: 'delivered', status: -1, detail: `capsule ${request.capsule.fileSha256.slice(0, 12)}… by ${request.delivery}`,
+        attempt: attemptRecord(request, null),
+      };
+      await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history entry' }, () => this.state.appendHistory(line));
+      capsules.push({ entry: key, delivery: request.delivery, deliveredTo: request.deliveredTo, capsule: request.capsule, entries: request.entries, pending: path });
+    }
     let reboot: RebootReport | null = null;
     if (req.reboot) reboot = await rebootHost(this.deps, req.mode, this.opts.sudo, log);
+    const first = capsules[0]!;
     return {
       target: this.spec,
       kind: 'uefi',
@@ -127,9 +145,9 @@ export class UefiTarget implements Target {
       plan: log.actions,
       dryRun: log.dryRun,
       report: {
-        delivery: request.delivery, deliveredTo: request.deliveredTo, capsule: request.capsule, entries: request.entries,
-        pending: this.state.path(PENDING), reboot,
-        next: reboot ? 'the machine reboots; afterwards `fwup status --target uefi` reports the outcome' : 'reboot to let the firmware install the capsule, then run `fwup status --target uefi`',
+        delivery: first.delivery, deliveredTo: first.deliveredTo, capsule: first.capsule, entries: first.entries,
+        pending: first.pending, capsules, reboot,
+        next: reboot ? 'the machine reboots; afterwards `fwup status --target uefi` reports the outcome' : `reboot to let the firmware install the capsule${capsules.length > 1 ? 's' : ''}, then run \`fwup status --target uefi\``,
       },
     };
   }
@@ -166,33 +184,50 @@ export class UefiTarget implements Target {
     return { state: overallState(entries), rebooted, entries };
   }
 
-  private async archive(log: ActionLog, p: UefiPending, action: UefiHistoryLine['action']): Promise<void> {
+  private async archive(log: ActionLog, p: UefiPending, key: string, action: UefiHistoryLine['action']): Promise<void> {
     const o = await this.outcomeOf(p, await readEsrt(this.deps.sysroot));
     const first = o.entries[0];
     const line: UefiHistoryLine = {
-      time: this.deps.now().toISOString(), action, versionNumber: p.capsule.versionNumber, fromVersion: p.entries[0]?.fwVersionBefore ?? 0,
+      time: this.deps.now().toISOString(), action, entry: key, versionNumber: p.capsule.versionNumber, fromVersion: p.entries[0]?.fwVersionBefore ?? 0,
       state: o.state, status: first?.lastAttemptStatus ?? -1, detail: first?.detail ?? '',
       attempt: attemptRecord(p, o.rebooted === 'no' ? null : o.entries),
     };
     await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history: the outcome of the attempt this one replaces' }, () => this.state.appendHistory(line));
-    await log.run({ kind: 'remove', path: this.state.path(PENDING), purpose: 'replaced by the new request' }, () => this.state.remove(PENDING));
+    await log.run({ kind: 'remove', path: this.records.path('pending', key), purpose: 'replaced by the new request' }, () => this.records.remove('pending', key));
   }
 
   async status(): Promise<UefiStatus> {
     const esrt = await readEsrt(this.deps.sysroot);
-    const staged = await this.state.read<UefiRequest>(REQUEST, 'staged request');
-    const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
+    const all = await readAll(this.records);
     const osIndSupported = await fileCapsuleDeliverySupported(this.deps.sysroot).catch(() => false);
     const osInd = await readVariable(this.deps.sysroot, 'OsIndications').catch(() => null);
     const esp = await findEsp(this.deps.sysroot, this.opts.esp).catch(() => null);
-    const record = pending ?? staged;
-    const outcome = record ? await this.outcomeOf(record, esrt) : null;
+    // Per ESRT entry the record that speaks for it: the pending attempt, else the staged request.
+    const judged: Array<Keyed<UefiRequest>> = [...all.pendings, ...all.requests.filter((r) => !all.pendings.some((p) => p.key === r.key))];
+    const capsules: UefiCapsuleStatus[] = [];
+    const outcomes = new Map<string, Awaited<ReturnType<UefiTarget['outcomeOf']>>>();
+    for (const r of judged.sort((a, b) => a.key.localeCompare(b.key))) outcomes.set(r.key, await this.outcomeOf(r.record, esrt));
+    for (const [kind, xs] of [['staged', all.requests], ['pending', all.pendings]] as const) {
+      for (const { key, record: r } of xs) {
+        const o = outcomes.get(key);
+        capsules.push({
+          entry: key, esrt: r.entries.map((e) => e.esrt), state: kind, version: r.capsule.version, versionNumber: r.capsule.versionNumber, size: r.capsule.size,
+          fileSha256: r.capsule.fileSha256, payloadSha256: r.capsule.payloadSha256, delivery: r.delivery, file: r.deliveredTo, stagedAt: r.stagedAt,
+          appliedAt: kind === 'pending' ? (r as UefiPending).appliedAt : null, outcome: kind === 'pending' || !all.pendings.some((p) => p.key === key) ? (o ?? null) : null,
+        });
+      }
+    }
+    capsules.sort((a, b) => a.entry.localeCompare(b.entry) || a.state.localeCompare(b.state));
+    const parts = [...outcomes.values()];
+    const outcome = parts.length ? { state: overallState(parts.flatMap((o) => o.entries)), rebooted: parts[0]!.rebooted, entries: parts.flatMap((o) => o.entries) } : null;
     const warnings: string[] = [];
     const results = await readCapsuleResults(this.deps.sysroot);
     warnings.push(...results.problems.map((p) => `a damaged capsule result variable: ${p}`));
     for (const e of outcome?.entries ?? []) if (e.disagreement) warnings.push(`${e.esrt}: ${e.disagreement}`);
-    if (await exists(this.state.path(INTENT))) warnings.push('a stage was cut before the capsule was fully delivered: `fwup unstage --target uefi` undoes it');
-    if (outcome?.state === 'failed') warnings.push('the firmware reported that the last capsule failed (see outcome)');
+    for (const i of all.intents) warnings.push(`a stage${all.intents.length > 1 ? ` for ${i.key}` : ''} was cut before the capsule was fully delivered: \`fwup unstage --target uefi\` undoes it`);
+    for (const [key, o] of outcomes) if (o.state === 'failed') warnings.push(`the firmware reported that the last capsule${outcomes.size > 1 ? ` for ${key}` : ''} failed (see outcome)`);
+    const staged = all.requests[0]?.record;
+    const pending = all.pendings[0]?.record;
     return {
       target: this.spec,
       kind: 'uefi',
@@ -205,6 +240,7 @@ export class UefiTarget implements Target {
         osIndications: osInd && osInd.data.length === 8 ? hex64(u64Of(osInd)) : null,
         esp,
       },
+      capsules,
       staged: staged
         ? { version: staged.capsule.version, fileSha256: staged.capsule.fileSha256, payloadSha256: staged.capsule.payloadSha256, delivery: staged.delivery, deliveredTo: staged.deliveredTo, stagedAt: staged.stagedAt, state: staged.state }
         : null,
@@ -223,9 +259,8 @@ export class UefiTarget implements Target {
       time: h.time, action: h.action, fromVersion: h.fromVersion, toVersion: h.versionNumber, status: h.status, statusName: h.state, detail: h.detail,
       ...(h.attempt ? { attempt: h.attempt } : {}),
     }));
-    // The attempt in flight is judged now, from the ESRT.
-    const pending = await this.state.read<UefiPending>(PENDING, 'pending attempt');
-    if (pending) {
+    // The attempts in flight (one per ESRT entry) are judged now, from the ESRT.
+    for (const { record: pending } of await this.records.list<UefiPending>('pending')) {
       const o = await this.outcomeOf(pending, await readEsrt(this.deps.sysroot));
       const first = o.entries[0];
       items.push({
