@@ -133,7 +133,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
       rows.push({
         suite: 'rendezvous', case: `${cpus} busy CPUs on ${Math.min(cpus, hostCpus)} worker threads`, value: ours, unit: 'ms',
         baseline: { name: `raw Atomics, ${cpus} blocked threads`, value: raw }, ratio: ours / raw, ratioMeaning: 'of raw',
-        target: cpus === 64 ? '< 2 ms median' : undefined, pass: cpus === 64 ? ours < 2 : undefined,
+        target: cpus === 64 ? '< 1 ms median' : undefined, pass: cpus === 64 ? ours < 1 : undefined,
       });
     }
   } finally {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { flashromBench } from './flashrom.js';
 import { redfishBench } from './redfish.js';
 import { fleetBench } from './fleet.js';
+import { downtimeBench } from './downtime.js';
+import { flashDowntimeSvg } from './downtime-svg.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
@@ -17,6 +19,12 @@ const SUITES: Record<string, () => Promise<BenchRow[]>> = {
     const { rows, series } = await applyBench();
     await mkdir(RESULTS_DIR, { recursive: true });
     await writeFile(join(RESULTS_DIR, 'apply-downtime.svg'), downtimeSvg(series));
+    return rows;
+  },
+  downtime: async () => {
+    const { rows, points } = await downtimeBench();
+    await mkdir(RESULTS_DIR, { recursive: true });
+    await writeFile(join(RESULTS_DIR, 'apply-downtime-flash.svg'), flashDowntimeSvg(points));
     return rows;
   },
   flashrom: () => flashromBench(),

@@ -124,6 +124,7 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--trust <pub>', description: 'trust this public key for signed images (repeatable)', repeatable: true },
       { flags: '--trust-cert <pem>', description: 'trust this X.509 certificate for signed UEFI capsules (repeatable)', repeatable: true },
       { flags: '--image-type-guid <guid>', description: 'the firmware\'s FMP image type GUID that capsules must name' },
+      { flags: '--flash-timing <chip|file.json>', description: 'model a real chip\'s datasheet timing (W25Q128JV, or a JSON file): apply reports the downtime on it' },
       { flags: '--platform <id>', description: 'platform id images must name', default: 'fwup-emu' },
       { flags: '--development', description: 'allow unsigned images (with --allow-unsigned) even with trusted keys' },
       { flags: '--force', description: 'replace an existing machine (its flash is lost)' },

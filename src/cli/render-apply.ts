@@ -46,6 +46,10 @@ export function applyReportText(out: ApplyOutcome, s: Style): string {
     lines.push(`  ${p.name.padEnd(10)} ${s.cyan(bar.padEnd(BAR_WIDTH))} ${p.ms.toFixed(2).padStart(8)} ms`);
     at += p.ms;
   }
+  if (r.flashTiming) {
+    const sec = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+    lines.push(`  ${s.bold(`downtime on this chip (${esc(r.flashTiming.chip)}, modelled)`)}: typical ${sec(r.flashTiming.typicalMs)}, worst ${sec(r.flashTiming.worstMs)} ${s.dim('(flash operations while the CPUs are held)')}`);
+  }
   if (r.mode === 'cold') lines.push('', `work lost: ${r.workLostSteps} instructions (RAM cleared, the OS restarted)`);
   if (r.firmware.events.length) {
     lines.push('', s.bold('firmware'));

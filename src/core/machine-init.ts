@@ -8,6 +8,8 @@ import { loadCertificateFiles } from './cert-files.js';
 import { isGuid } from '../util/layout.js';
 import { loadPublicKeys } from './key-files.js';
 import { resolvePath, type Context } from './context.js';
+import { readFileOrFail } from './files.js';
+import { builtinFlashTiming, parseFlashTiming, type FlashTimingSpec } from '../storage/flash-timing.js';
 
 export interface MachineInitOptions {
   dir?: string;
@@ -21,6 +23,8 @@ export interface MachineInitOptions {
   platform?: string;
   development: boolean;
   force: boolean;
+  /** `--flash-timing`: a built-in chip name (W25Q128JV) or a FILE.json of datasheet figures. */
+  flashTiming?: string;
 }
 
 export interface MachineInitResult {
@@ -49,6 +53,7 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
   if (opts.imageTypeId !== undefined && !isGuid(opts.imageTypeId)) {
     throw new FwupError('USAGE', `--image-type-guid ${opts.imageTypeId} is not a GUID`, { hint: 'write it as 8-4-4-4-12 hex digits' });
   }
+  const flashTiming = opts.flashTiming === undefined ? undefined : await loadFlashTiming(ctx, opts.flashTiming);
   const { config, anchors } = createMachine(dir, {
     cpus: opts.cpus ?? DEFAULT_CPUS,
     flashBytes: opts.flashBytes ?? DEFAULT_FLASH_BYTES,
@@ -59,6 +64,7 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
     development: opts.development,
     now: ctx.now(),
     force: opts.force,
+    ...(flashTiming ? { flashTiming } : {}),
   });
   return {
     dir,
@@ -69,4 +75,18 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
     },
     firmwareVersion: FACTORY_VERSION.display,
   };
+}
+
+/** A name ending in .json is a file of datasheet figures (checked field by field); anything else names a built-in chip. */
+export async function loadFlashTiming(ctx: Context, value: string): Promise<FlashTimingSpec> {
+  if (!/\.json$/i.test(value)) return builtinFlashTiming(value);
+  const path = resolvePath(ctx, value);
+  const text = (await readFileOrFail(path, 'read flash timing')).toString('utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new FwupError('USAGE', `${path}: not valid JSON`, { hint: 'a flash timing file is one JSON object of datasheet figures (docs/emulated-platform.md)' });
+  }
+  return parseFlashTiming(raw, path);
 }

@@ -4,7 +4,7 @@ import { FWUP_FLAGS } from '../image/fwup-format.js';
 import { chipOf } from './chip.js';
 import { firmwareBoot, type BootReport } from './firmware/firmware.js';
 import type { CpuSnapshot, EmulatedMachine } from './machine.js';
-import { PhaseClock } from './phase-clock.js';
+import { PhaseClock, type FlashPhase } from './phase-clock.js';
 import type { Platform } from './platform.js';
 import { RAM_SAVE_AREA_BASE } from './ram-layout.js';
 import { readHeader } from '../image/formats/fwup.js';
@@ -48,6 +48,12 @@ export interface ApplyReport {
   ackLatencyMs: number[];
   downtimeMs: number;
   phases: Array<{ name: string; ms: number }>;
+  /**
+   * With a flash timing model (`machine init --flash-timing`): the simulated time the chip would spend on
+   * this window's flash operations (the firmware's reads, erases and programs while every CPU is held),
+   * typical and worst case, per phase and in all. Null without a model.
+   */
+  flashTiming: { chip: string; typicalMs: number; worstMs: number; phases: FlashPhase[] } | null;
   firmware: { decision: string; events: string[]; lastAttempt: { status: number; statusName: string; version: string } | null };
   /** Cold apply: instructions the OS had executed, lost with RAM. */
   workLostSteps: number;
@@ -63,7 +69,8 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
   const services = p.services;
   const before = services.activeFirmware();
   const { request, expected } = opts.kind === 'rollback' ? rollbackRequest(p) : installRequest(p, opts.mode);
-  const clock = new PhaseClock();
+  const timing = chipOf(p).timing;
+  const clock = new PhaseClock(timing ? () => timing.elapsed() : null);
   const cpus = machine.cpus;
   let snapshots: CpuSnapshot[] = [];
   let ackLatencyMs: number[] = [];
@@ -160,6 +167,7 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
     ackLatencyMs,
     downtimeMs: clock.total(),
     phases: clock.phases(),
+    flashTiming: modelledFlashTime(timing?.spec.chip ?? null, clock),
     firmware: {
       decision: boot.decision,
       events: boot.events,
@@ -168,6 +176,13 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
     workLostSteps: workLost,
     securityVersion: services.securityFloor(),
   };
+}
+
+function modelledFlashTime(chip: string | null, clock: PhaseClock): ApplyReport['flashTiming'] {
+  const phases = clock.flashPhases();
+  if (chip === null || !phases) return null;
+  const sum = (k: 'typicalMs' | 'worstMs') => phases.reduce((a, ph) => a + ph[k], 0);
+  return { chip, typicalMs: sum('typicalMs'), worstMs: sum('worstMs'), phases };
 }
 
 function installRequest(p: Platform, mode: 'warm' | 'cold'): { request: UpdateRequest; expected: number } {

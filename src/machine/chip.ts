@@ -9,6 +9,7 @@ import { DelayFlash } from '../storage/delay-flash.js';
 import { readFlashMapCopies, REGION_NAMES, type FlashMap } from '../storage/flash-map.js';
 import { SnapshotFlash } from '../storage/snapshot-flash.js';
 import { OverlayFlash, RecordingFlash, type FlashOp } from '../storage/recording-flash.js';
+import { TimedFlash } from '../storage/timed-flash.js';
 import { FLASH_FILE, MACHINE_FILE, parseMachineConfig, type MachineConfig } from './config.js';
 
 /**
@@ -29,6 +30,8 @@ export interface Chip {
   readonly writable: boolean;
   /** Every program and erase this command's code did (or, over an overlay, would have done), in order. */
   readonly ops: readonly FlashOp[];
+  /** Present when machine.json names a flash timing model: the simulated time of this command's operations. */
+  readonly timing: TimedFlash | null;
   close(): void;
 }
 
@@ -111,7 +114,9 @@ export function openChip(dir: string, opts: OpenChipOptions): Chip {
  * boots a second), optionally behind the seeded fault wrapper.
  */
 export function chipOn(dir: string, hardware: MachineConfig, flash: Flash, opts: { writable: boolean; faultPlan?: FaultPlan | null }): Chip {
-  let chip: Flash = flash;
+  // Innermost, so it counts what reaches the chip: an operation a fault stops never took place.
+  const timing = hardware.flashTiming ? new TimedFlash(flash, hardware.flashTiming) : null;
+  let chip: Flash = timing ?? flash;
   const faults = opts.faultPlan ? new FaultyFlash(chip, opts.faultPlan) : null;
   if (faults) chip = faults;
   const recorder = new RecordingFlash(chip);
@@ -119,7 +124,7 @@ export function chipOn(dir: string, hardware: MachineConfig, flash: Flash, opts:
   const copies = readFlashMapCopies(chip);
   const controller = new FlashController(chip, [copies.map.STAGING]);
   return {
-    dir, hardware, controller, map: copies.map, mapProblems: copies.problems, faults, writable: opts.writable, ops: recorder.ops,
+    dir, hardware, controller, map: copies.map, mapProblems: copies.problems, faults, writable: opts.writable, ops: recorder.ops, timing,
     close: () => chip.close(),
   };
 }

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { FwupError } from '../errors/fwup-error.js';
 import type { FlashGeometry } from '../storage/flash.js';
+import { parseFlashTiming, type FlashTimingSpec } from '../storage/flash-timing.js';
 import { MAX_FLASH_BYTES, MIN_FLASH_BYTES } from '../storage/flash-map.js';
 import { keyIdOf, type PublicKey } from '../image/keys.js';
 import type { TrustedCertificateInput } from '../image/capsule-verify.js';
@@ -15,6 +16,11 @@ export interface MachineConfig extends HardwareDescription {
   format: 'fwup-machine';
   version: 2;
   createdAt: string;
+  /**
+   * The chip's datasheet timing, when the machine models one (`machine init --flash-timing`): a
+   * simulation setting for downtime reports, not part of the provisioned hardware the key store checks.
+   */
+  flashTiming?: FlashTimingSpec;
   /** Fields this file holds that fwup does not read (e.g. a hand-added "development"). */
   ignored: string[];
 }
@@ -31,7 +37,7 @@ export const DEFAULT_PLATFORM = 'fwup-emu';
 /** The image type GUID of the emulated firmware, unless `machine init --image-type-guid` names another. */
 export const DEFAULT_IMAGE_TYPE_ID = '7F3B0B7E-5A59-4B5E-9C61-5E1A2F0F7775';
 
-const KNOWN_FIELDS = ['format', 'version', 'cpus', 'ramBytes', 'flash', 'createdAt'];
+const KNOWN_FIELDS = ['format', 'version', 'cpus', 'ramBytes', 'flash', 'createdAt', 'flashTiming'];
 
 export function serializeMachineConfig(c: MachineConfig): string {
   const { ignored: _ignored, ...fields } = c;
@@ -65,6 +71,7 @@ export function parseMachineConfig(text: string, where: string): MachineConfig {
     throw bad(`flash.size must be a multiple of the block size from ${MIN_FLASH_BYTES} to ${MAX_FLASH_BYTES}`);
   }
   if (typeof c.createdAt !== 'string') throw bad('createdAt missing');
+  const timing = c.flashTiming === undefined ? undefined : parseFlashTiming(c.flashTiming, `${where}: flashTiming`, 'TARGET_CORRUPT');
   return {
     format: 'fwup-machine',
     version: 2,
@@ -72,6 +79,7 @@ export function parseMachineConfig(text: string, where: string): MachineConfig {
     ramBytes: c.ramBytes!,
     flash: { size: f.size!, blockSize: f.blockSize!, programAlign: f.programAlign! },
     createdAt: c.createdAt,
+    ...(timing ? { flashTiming: timing } : {}),
     ignored: Object.keys(c).filter((k) => !KNOWN_FIELDS.includes(k)),
   };
 }

@@ -6,6 +6,7 @@ import { Digester } from '../util/digest.js';
 import { buildFwupHeader } from '../image/fwup-format.js';
 import type { PublicKey } from '../image/keys.js';
 import { DEFAULT_GEOMETRY, type Flash } from '../storage/flash.js';
+import type { FlashTimingSpec } from '../storage/flash-timing.js';
 import { FileFlash } from '../storage/file-flash.js';
 import { planFlashMap, writeFlashMapCopy, type Region } from '../storage/flash-map.js';
 import { bootRecords, NO_DIGEST } from '../storage/boot-record.js';
@@ -27,6 +28,8 @@ export interface CreateMachineOptions {
   development: boolean;
   now: Date;
   force: boolean;
+  /** Model this chip's datasheet timing in apply reports (simulated time; off when absent). */
+  flashTiming?: FlashTimingSpec;
 }
 
 export const FACTORY_VERSION = { display: '1', number: 1 } as const;
@@ -114,7 +117,8 @@ export function createMachine(dir: string, opts: CreateMachineOptions): { config
   const geometry = { size: opts.flashBytes, ...DEFAULT_GEOMETRY };
   planFlashMap(geometry); // a usage error for a size that has no layout, before anything is created
   const config: MachineConfig = {
-    format: 'fwup-machine', version: 2, cpus: opts.cpus, ramBytes: DEFAULT_RAM_BYTES, flash: geometry, createdAt: opts.now.toISOString(), ignored: [],
+    format: 'fwup-machine', version: 2, cpus: opts.cpus, ramBytes: DEFAULT_RAM_BYTES, flash: geometry, createdAt: opts.now.toISOString(),
+    ...(opts.flashTiming ? { flashTiming: opts.flashTiming } : {}), ignored: [],
   };
   const anchors = trustAnchors(config, opts);
   const parent = dirname(dir);

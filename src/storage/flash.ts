@@ -90,7 +90,8 @@ export function onlyClearsBits(current: Uint8Array, data: Uint8Array): boolean {
   if (current.byteOffset % 4 === 0 && data.byteOffset % 4 === 0) {
     const a = new Uint32Array(current.buffer, current.byteOffset, n >> 2);
     const b = new Uint32Array(data.buffer, data.byteOffset, n >> 2);
-    for (; i < b.length; i++) if ((a[i]! & b[i]!) !== b[i]) return false;
+    // `>>> 0`: & yields a signed 32-bit number, the array elements are unsigned.
+    for (; i < b.length; i++) if (((a[i]! & b[i]!) >>> 0) !== b[i]) return false;
     i <<= 2;
   }
   for (; i < n; i++) if ((current[i]! & data[i]!) !== data[i]) return false;

@@ -15,6 +15,7 @@ export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
     platform: String(opts.platform),
     development: Boolean(opts.development),
     force: Boolean(opts.force),
+    ...(typeof opts.flashTiming === 'string' ? { flashTiming: opts.flashTiming } : {}),
   });
   const { ignored: _ignored, ...hardware } = r.config;
   return {
@@ -26,6 +27,7 @@ export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
           ['platform', esc(r.trust.platform)],
           ['cpus', String(r.config.cpus)],
           ['flash', `${r.config.flash.size >> 20} MiB (${r.config.flash.blockSize}-byte blocks)`],
+          ...(r.config.flashTiming ? [['flash timing', `${esc(r.config.flashTiming.chip)} (simulated: apply reports the downtime on this chip)`] as [string, string]] : []),
           ['firmware', `${r.firmwareVersion} in slot A (and in the recovery copy)`],
           ['trusted keys', r.trust.keys.length ? r.trust.keys.map((k) => `${esc(k.name)} (${k.keyId})`).join(', ') : s.yellow('none')],
           ['capsules', `image type ${r.trust.imageTypeId}; trusted certificates: ${r.trust.certs.length ? r.trust.certs.map((c) => esc(c.name)).join(', ') : 'none'}`],
