@@ -164,7 +164,7 @@ uefiTest('uefi: every refusal leaves the sysroot and the state directory byte-id
       { what: 'bad capsule flag combination', w: v, args: [CAP('invalid/initiate-reset-without-persist.cap'), '--allow-unsigned'], code: EXIT.INVALID_IMAGE, err: 'CAPSULE_INVALID', msg: /InitiateReset requires PersistAcrossReset/ },
       { what: 'truncated capsule', w: v, args: [CAP('invalid/trunc-in-image-header.cap'), '--allow-unsigned'], code: EXIT.INVALID_IMAGE, err: 'CAPSULE_INVALID', msg: /invalid capsule/ },
       { what: 'bad MSS1', w: v, args: [CAP('invalid/mss1-signature-altered.cap'), '--allow-unsigned'], code: EXIT.INVALID_IMAGE, err: 'CAPSULE_INVALID', msg: /MSS1/ },
-      { what: 'bad capsule option', w: v, args: [CAP('unsigned-4k.cap'), '--allow-unsigned', '--capsule-delivery', 'usb'], code: EXIT.USAGE, err: 'USAGE', msg: /choose auto, loader or disk/ },
+      { what: 'bad capsule option', w: v, args: [CAP('unsigned-4k.cap'), '--allow-unsigned', '--capsule-delivery', 'usb'], code: EXIT.USAGE, err: 'USAGE', msg: /choose auto, loader, disk or fwupd-efi/ },
     ];
     for (const c of cases) {
       const before = await c.w.snapshot();

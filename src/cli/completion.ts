@@ -20,7 +20,7 @@ export function completionScript(shell: Shell, commands: readonly CommandSpec[],
   }
 }
 
-const CHOICES: Record<string, readonly string[]> = { '--format': ['fwup', 'capsule'], '--capsule-delivery': ['auto', 'loader', 'disk'] };
+const CHOICES: Record<string, readonly string[]> = { '--format': ['fwup', 'capsule'], '--capsule-delivery': ['auto', 'loader', 'disk', 'fwupd-efi'] };
 
 function spellings(f: FlagNames): string[] {
   return f.short ? [f.short, f.long] : [f.long];

@@ -71,7 +71,7 @@ export function uefiStatusText(v: UefiStatus, s: Style): string {
   for (const e of v.esrt ?? []) {
     rows.push([e.name, `${e.fwClass} ${e.fwTypeName} ${hex(e.fwVersion)} (lowest ${hex(e.lowestSupportedFwVersion)}), last attempt ${hex(e.lastAttemptVersion)} ${e.lastAttemptStatusName}`]);
   }
-  rows.push(['delivery', `loader ${v.delivery.loader ? 'yes' : 'no'}, capsule on disk ${v.delivery.capsuleOnDisk ? `yes (ESP ${v.delivery.esp ?? 'not found'})` : 'no'}, OsIndications ${v.delivery.osIndications ?? 'unset'}`]);
+  rows.push(['delivery', `loader ${v.delivery.loader ? 'yes' : 'no'}, capsule on disk ${v.delivery.capsuleOnDisk ? `yes (ESP ${v.delivery.esp ?? 'not found'})` : 'no'}, OsIndications ${v.delivery.osIndications ?? 'unset'}, fwupd's helper ${v.delivery.fwupdEfiHelper ?? 'not installed'}`]);
   const staged = v.capsules.filter((c) => c.state === 'staged');
   const pending = v.capsules.filter((c) => c.state === 'pending');
   if (staged.length + pending.length > 1) {
@@ -91,6 +91,8 @@ export function uefiStatusText(v: UefiStatus, s: Style): string {
       rows.push([`  ${e.esrt}`, `${e.state}${e.statusName ? ` [${e.statusName}]` : ''}: ${esc(e.detail)}`]);
       if (e.firmwareResult) rows.push(['    result', `${esc(e.firmwareResult.variable)}: ${e.firmwareResult.ok ? s.green(e.firmwareResult.statusName) : s.red(e.firmwareResult.statusName)}${e.firmwareResult.processed ? ` at ${e.firmwareResult.processed}` : ''}`]);
     }
+    const h = v.outcome.helper;
+    if (h) rows.push(['  fwupd\'s helper', `${h.state === 'attempted' ? s.green(h.state) : s.yellow(h.state)}${h.timeAttempted ? ` at ${h.timeAttempted}` : ''} (${esc(h.variable)})`]);
   }
   if (v.capsuleResults.length) {
     const last = v.capsuleResults[0]!;

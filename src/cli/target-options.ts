@@ -9,7 +9,7 @@ export const HW_OPTIONS = {
   region: { flags: '--region <name>', description: 'flashrom: write only this region (needs --layout FILE or --ifd)' },
   layout: { flags: '--layout <file>', description: 'flashrom: the layout file naming the regions (flashrom -l syntax: START:END NAME)' },
   ifd: { flags: '--ifd', description: 'flashrom: take the regions from the chip\'s Intel Flash Descriptor' },
-  delivery: { flags: '--capsule-delivery <how>', description: 'uefi: auto (loader if present, else capsule on disk), loader or disk', default: 'auto' },
+  delivery: { flags: '--capsule-delivery <how>', description: 'uefi: auto (loader if present, else capsule on disk, else fwupd\'s UEFI helper), loader, disk or fwupd-efi', default: 'auto' },
   esp: { flags: '--esp <dir>', description: 'uefi: mount point of the EFI system partition inside the sysroot (default: /boot/efi, /efi, /boot)' },
   ignorePower: { flags: '--ignore-power', description: 'uefi: stage even on battery power or with the battery below 10% (a power loss while the firmware writes may brick the machine)' },
   credentials: { flags: '--credentials <file>', description: 'redfish: the BMC account, {"user","password"} or two lines, mode 0600 (default: FWUP_REDFISH_USER/FWUP_REDFISH_PASSWORD)' },
@@ -29,9 +29,9 @@ export const REDFISH_OPTIONS: OptionSpec[] = [HW_OPTIONS.credentials, HW_OPTIONS
 /** Build TargetOptions from a command's parsed options (any subset of HW_OPTIONS). */
 export function targetOptionsFrom(opts: Record<string, unknown>): TargetOptions {
   const delivery = typeof opts.capsuleDelivery === 'string' ? opts.capsuleDelivery : 'auto';
-  if (delivery !== 'auto' && delivery !== 'loader' && delivery !== 'disk') {
-    throw new FwupError('USAGE', `--capsule-delivery ${delivery}: choose auto, loader or disk`, {
-      hint: 'auto uses the kernel loader when present, else a capsule on the ESP',
+  if (delivery !== 'auto' && delivery !== 'loader' && delivery !== 'disk' && delivery !== 'fwupd-efi') {
+    throw new FwupError('USAGE', `--capsule-delivery ${delivery}: choose auto, loader, disk or fwupd-efi`, {
+      hint: 'auto uses the kernel loader when present, else a capsule on the ESP, else fwupd\'s UEFI helper',
     });
   }
   const push = typeof opts.pushMethod === 'string' ? opts.pushMethod : 'auto';

@@ -56,8 +56,8 @@ export interface TargetOptions {
   layout?: string;
   /** flashrom: take the regions from the chip's Intel Flash Descriptor (flashrom --ifd). */
   ifd: boolean;
-  /** uefi: how the capsule reaches the firmware; auto picks the loader when present, else capsule on disk. */
-  capsuleDelivery: 'auto' | 'loader' | 'disk';
+  /** uefi: how the capsule reaches the firmware; auto picks the loader when present, else capsule on disk, else fwupd's UEFI helper. */
+  capsuleDelivery: 'auto' | 'loader' | 'disk' | 'fwupd-efi';
   /** uefi: the EFI system partition's mount point inside the sysroot (default: /boot/efi, /efi, /boot). */
   esp?: string;
   /** uefi: stage even on battery or with the battery below 10%. */

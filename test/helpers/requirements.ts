@@ -65,6 +65,13 @@ export const ANSIBLE = () => program('ansible-playbook', ['--version'], 'apt-get
 export const REDFISHTOOL = () => program('redfishtool', ['-h'], 'apt-get install redfishtool to read and reset the emulated BMC with DMTF redfishtool (.ci/run installs it)');
 export const FWUPDTOOL = () => program('fwupdtool', ['--version'], 'apt-get install fwupd to list the emulated BMC with fwupd\'s redfish plugin (.ci/run installs it)');
 
+/** fwupd's signed UEFI helper as Debian ships it (fwupd-amd64-signed): the uefi target's fallback delivery copies it. */
+export const FWUPD_EFI_HELPER = '/usr/libexec/fwupd/efi/fwupdx64.efi.signed';
+export const FWUPD_EFI = (): Requirement => {
+  const ok = existsSync(FWUPD_EFI_HELPER);
+  return { ok, why: ok ? '' : `${FWUPD_EFI_HELPER} is missing: apt-get install fwupd-amd64-signed to test the fwupd-efi fallback with fwupd's real helper (.ci/run installs it)` };
+};
+
 /** ansible-test (ansible-core's) and the Debian packages of the tools its sanity tests run, seen by Debian's python. */
 export const ANSIBLE_TEST = () => program('ansible-test', ['--version'], 'apt-get install ansible (ansible-core ships ansible-test) to run the collection\'s sanity tests (.ci/run installs it)');
 const pythonModule = (mod: string, pkg: string, what: string) =>

@@ -5,15 +5,18 @@ import { CAPSULE_FLAGS, capsuleFlagNames } from '../../image/capsule-layouts.js'
 import type { HostFiles } from '../host-files.js';
 import type { Route } from '../privilege.js';
 import { fileCapsuleDeliverySupported } from './efivars.js';
+import { HELPER_PACKAGE, findHelper } from './fwupd-efi.js';
 
 /**
  * The two ways Linux hands a capsule to UEFI firmware:
  * - loader: write the whole capsule to /dev/efi_capsule_loader; on the last byte the kernel calls
  *   UpdateCapsule() and the firmware takes it at the next reset (the kernel then resets through EFI);
  * - disk: copy it to \EFI\UpdateCapsule\ on the EFI system partition and set OsIndications bit 2, so
- *   the firmware picks it up at the next boot (capsule on disk, UEFI 2.10 §8.5.5).
+ *   the firmware picks it up at the next boot (capsule on disk, UEFI 2.10 §8.5.5);
+ * - fwupd-efi: for firmware with neither, fwupd's UEFI helper started once through BootNext, which
+ *   calls UpdateCapsule() itself (fwupd-efi.ts).
  */
-export type Delivery = 'loader' | 'disk';
+export type Delivery = 'loader' | 'disk' | 'fwupd-efi';
 
 export const LOADER = 'dev/efi_capsule_loader';
 export const UPDATE_CAPSULE_DIR = 'EFI/UpdateCapsule';
@@ -74,11 +77,17 @@ export async function chooseDelivery(
     if (!diskSupported) throw noDisk();
     return disk('requested with --capsule-delivery disk');
   }
+  if (requested === 'fwupd-efi') return { ...(await disk('requested with --capsule-delivery fwupd-efi')), delivery: 'fwupd-efi' };
   if (loaderPresent && !refusal) return { delivery: 'loader', loaderPath, esp: null, why: `${LOADER} is present` };
   if (diskSupported) return disk(loaderPresent ? `${refusal}; the firmware takes capsules from disk` : `no ${LOADER}; the firmware takes capsules from disk`);
   if (loaderPresent && refusal) throw rejectedFlags(refusal, false);
-  throw new FwupError('TARGET_UNSUPPORTED', `no way to hand the capsule to the firmware: no ${loaderPath}, and the firmware does not announce capsule-on-disk support`, {
-    hint: 'load the kernel module (modprobe capsule-loader), or update the firmware through its setup menu',
+  const helper = await findHelper(sysroot);
+  if (helper.path !== null) {
+    return { ...(await disk(`no ${LOADER} and no capsule-on-disk support: fwupd's UEFI helper (${helper.path}) hands it over at the next boot`)), delivery: 'fwupd-efi' };
+  }
+  throw new FwupError('TARGET_UNSUPPORTED', `no way to hand the capsule to the firmware: no ${loaderPath}, the firmware does not announce capsule-on-disk support, and fwupd's UEFI helper is not installed (no ${helper.searched.find((p) => p.endsWith('.efi.signed')) ?? helper.searched[0]})`, {
+    hint: `apt-get install ${HELPER_PACKAGE} (fwupd's signed UEFI helper), or load the kernel module (modprobe capsule-loader), or update the firmware through its setup menu`,
+    details: { searched: helper.searched },
   });
 }
 

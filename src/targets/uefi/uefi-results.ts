@@ -4,6 +4,8 @@ import type { StagedSummary } from '../target.js';
 import type { AttemptBaseline, EntryOutcome, OutcomeState } from './attempt-outcome.js';
 import type { Delivery } from './capsule-delivery.js';
 import type { EsrtEntry } from './esrt.js';
+import type { FwupdEfiRecord } from './fwupd-efi.js';
+import type { HelperReport } from './fwupd-efi-state.js';
 
 /**
  * The handed-over capsule of one ESRT entry: `request-<GUID>.json` after stage, `pending-<GUID>.json`
@@ -29,6 +31,8 @@ export interface UefiRequest {
   bootIdAtStage: string | null;
   /** The capsule file a previous stage left on the ESP that this one replaces (removed once delivered). */
   replaces: string | null;
+  /** Delivery fwupd-efi: every file and variable written, with the variables' content before (for unstage). */
+  fwupdEfi?: FwupdEfiRecord | null;
 }
 
 export interface UefiPending extends UefiRequest {
@@ -59,6 +63,8 @@ export interface UefiAttemptRecord {
   deliveredTo: string;
   /** Per ESRT entry after the reboot: the ESRT's verdict and the result variable's (null before the reboot). */
   firmware: Array<{ esrt: string; state: string; statusName: string | null; lastAttemptStatus: number | null; result: { variable: string; statusName: string; status: string } | null; disagreement: string | null }> | null;
+  /** Delivery fwupd-efi, after the reboot: what fwupd's helper wrote back into the update-info variable. */
+  helper?: HelperReport | null;
 }
 
 export interface UefiStageDetails {
@@ -96,7 +102,8 @@ export interface UefiStatus {
   sysroot: string;
   stateDir: string;
   esrt: Array<EsrtEntry & { fwTypeName: string; lastAttemptStatusName: string }> | null;
-  delivery: { loader: string | null; capsuleOnDisk: boolean; osIndications: string | null; esp: string | null };
+  /** fwupdEfiHelper: fwupd's UEFI helper for the fallback delivery, when installed. */
+  delivery: { loader: string | null; capsuleOnDisk: boolean; osIndications: string | null; esp: string | null; fwupdEfiHelper: string | null };
   /** Every capsule fwup handed over, one per ESRT entry (staged, or applied and pending), by entry. */
   capsules: UefiCapsuleStatus[];
   /** The first staged and the first pending capsule (all of them are in `capsules`). */
@@ -113,6 +120,8 @@ export interface UefiOutcome {
   state: OutcomeState;
   rebooted: string;
   entries: EntryOutcome[];
+  /** Delivery fwupd-efi, after the reboot: what fwupd's helper wrote back into its update-info variable. */
+  helper?: HelperReport;
 }
 
 export interface UefiCapsuleStatus {

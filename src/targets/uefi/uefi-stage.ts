@@ -19,13 +19,16 @@ import { uefiSummary, type UefiPending, type UefiRequest } from './uefi-results.
 import { keyOf, readAll, type Keyed, type RecordSet } from './uefi-records.js';
 import { undoIntent, type UefiUndoContext } from './uefi-unstage.js';
 import { espWriteError, hex64 } from './uefi-writes.js';
+import { planFwupdEfi, type FwupdEfiRecord } from './fwupd-efi.js';
+import { fwupdEfiSharing } from './fwupd-efi-sharing.js';
+import { readHelperReport, type HelperReport } from './fwupd-efi-state.js';
 
 export interface UefiStageContext extends UefiUndoContext {
   state: HostState;
   esrt: EsrtEntry[];
   bootId: string | null;
-  /** Close the pending attempt this stage replaces (history), before the new request is recorded. */
-  archive: (log: ActionLog, p: UefiPending, key: string) => Promise<void>;
+  /** Close the pending attempt this stage replaces (history), before the new request is recorded; `helper`: its helper's report, read before this stage rewrote the variable. */
+  archive: (log: ActionLog, p: UefiPending, key: string, helper: HelperReport | null) => Promise<void>;
 }
 
 /**
@@ -34,7 +37,9 @@ export interface UefiStageContext extends UefiUndoContext {
  * written); then the capsule (to the kernel loader, or onto the ESP), then OsIndications last (the
  * firmware is never told to look for a capsule that is not there yet); then the request, `delivered`,
  * and the intent goes. A delivery that fails is undone at once; one cut by a crash, by `unstage`.
- * Each ESRT entry has its own capsule: one staged for another entry is left as it is.
+ * Each ESRT entry has its own capsule: one staged for another entry is left as it is. Through fwupd's
+ * helper (fwupd-efi.ts) the writes are the capsule, the helper, its variable, the boot entry and BootNext
+ * last; such a capsule takes the next boot alone (fwupd-efi-sharing.ts).
  */
 export async function uefiStageSession(input: StageInput, opts: StageOptions, ctx: UefiStageContext): Promise<StageSession> {
   const { verdict } = input;
@@ -69,14 +74,27 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
       hint: `unstage it first (fwup unstage --target uefi --component ${clash.key}); nothing was written`,
     });
   }
+  const shared = await fwupdEfiSharing(all, key, choice.delivery, ctx.awaitingReboot);
+  if (shared) throw shared;
   const previous = staged ?? pending;
   // Every permission is checked before the first write, so a refusal changes nothing.
   const quirks = quirksFor(await readDmi(deps.sysroot));
   let osIndicationsSkipped: string | null = null;
   let deliveredTo: string;
   let osInd: OsIndicationsChange | null = null;
+  let fwupdEfi: FwupdEfiRecord | null = null;
   let deliver: (bytes: Buffer) => Promise<string>;
-  if (choice.delivery === 'loader') {
+  // The helper's report of the attempt this stage replaces, read before its variable is rewritten.
+  const previousHelper = pending?.fwupdEfi ? await readHelperReport(pending.fwupdEfi) : null;
+  if (choice.delivery === 'fwupd-efi') {
+    const esrtEntry = ctx.esrt.find((e) => e.fwClass === entries[0]!.fwClass)!;
+    // No other capsule waits for the boot (fwupd-efi-sharing.ts): room for this one alone.
+    await checkEspSpace(choice.esp!, verdict.fileSize, []);
+    const plan = await planFwupdEfi(deps, writes, sudo, choice.esp!, esrtEntry, pending?.delivery === 'fwupd-efi' ? (pending.fwupdEfi ?? null) : null);
+    fwupdEfi = plan.record;
+    deliveredTo = plan.record.capsulePath;
+    deliver = (bytes) => plan.deliver(log, bytes);
+  } else if (choice.delivery === 'loader') {
     deliveredTo = choice.loaderPath;
     const route = await routeForWrite(deliveredTo, true, sudo, 'the kernel capsule loader');
     deliver = async (bytes) => {
@@ -129,6 +147,7 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
     stagedAt: deps.now().toISOString(),
     bootIdAtStage: ctx.bootId,
     replaces: previous?.delivery === 'disk' && previous.deliveredTo !== deliveredTo ? previous.deliveredTo : null,
+    ...(fwupdEfi ? { fwupdEfi } : {}),
   };
   if (staged?.delivery === 'loader') {
     deps.log.warn('the capsule staged before went to the kernel loader and cannot be withdrawn: the firmware sees both at the next reboot');
@@ -155,7 +174,7 @@ export async function uefiStageSession(input: StageInput, opts: StageOptions, ct
         const route = await routeForWrite(old, true, sudo, 'the capsule staged before');
         await log.runAll(HostFiles.actions('remove', old, 0, route, 'the capsule staged before, replaced by this one'), () => writes.files.remove(old, route));
       }
-      if (pending) await ctx.archive(log, pending, key);
+      if (pending) await ctx.archive(log, pending, key, previousHelper);
       const done: UefiRequest = { ...request, state: 'delivered', replaces: null };
       await log.run({ kind: 'write', path: records.path('request', key), bytes: 0, purpose: 'the staged request: delivered (with its SHA-256)' }, () => records.write('request', key, done));
       await log.run({ kind: 'remove', path: records.path('intent', key), purpose: 'the delivery is complete' }, () => records.remove('intent', key));

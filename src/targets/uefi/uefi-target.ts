@@ -19,6 +19,8 @@ import { readAll, UefiRecords, type Keyed } from './uefi-records.js';
 import { uefiUnstage, type UefiUndoContext } from './uefi-unstage.js';
 import { hex64, UefiWrites } from './uefi-writes.js';
 import { powerRefusal, readPower } from './power-supply.js';
+import { fwupdEfiChanged, helperWarning, readHelperReport, type HelperReport } from './fwupd-efi-state.js';
+import { findHelper } from './fwupd-efi.js';
 
 const BOOT_ID = 'proc/sys/kernel/random/boot_id';
 
@@ -87,7 +89,7 @@ export class UefiTarget implements Target {
     if (refusal) throw refusal;
     return uefiStageSession(input, opts, {
       ...this.undoContext(), state: this.state, esrt: await this.esrt(), bootId: await this.bootId(),
-      archive: (log, p, key) => this.archive(log, p, key, 'superseded'),
+      archive: (log, p, key, helper) => this.archive(log, p, key, 'superseded', helper),
     });
   }
 
@@ -117,7 +119,15 @@ export class UefiTarget implements Target {
         });
       }
     }
-    for (const { record: request } of all.requests) if (request.delivery === 'disk') await this.checkStillOnDisk(request);
+    for (const { key, record: request } of all.requests) {
+      if (request.delivery === 'disk') await this.checkStillOnDisk(request);
+      const moved = request.fwupdEfi ? await fwupdEfiChanged(request.fwupdEfi, request.capsule.fileSha256) : null;
+      if (moved) {
+        throw new FwupError('TARGET_CHANGED', `the capsule staged for ${key} is no longer in place for fwupd's helper (${moved})`, {
+          hint: `unstage it (fwup unstage --target uefi --component ${key}), then stage the capsule again; nothing was changed`,
+        });
+      }
+    }
     const log = new ActionLog(req.dryRun, this.deps.afterAction);
     const now = this.deps.now().toISOString();
     const reboot0 = req.reboot ? { mode: req.mode, command: await rebootCommand(this.deps) } : null;
@@ -174,23 +184,26 @@ export class UefiTarget implements Target {
     return readFile(join(this.deps.sysroot, BOOT_ID), 'utf8').then((s) => s.trim() || null, () => null);
   }
 
-  private async outcomeOf(rec: UefiRequest | UefiPending, esrt: EsrtEntry[] | null): Promise<{ state: OutcomeState; rebooted: string; entries: EntryOutcome[] }> {
+  private async outcomeOf(rec: UefiRequest | UefiPending, esrt: EsrtEntry[] | null): Promise<{ state: OutcomeState; rebooted: string; entries: EntryOutcome[]; helper?: HelperReport }> {
     const then = 'appliedAt' in rec ? (rec as UefiPending).bootIdAtApply : rec.bootIdAtStage;
     const rebooted = rebootedSince(then, await this.bootId());
     const judged = rec.entries.map((b) => judgeEntry(b, esrt?.find((e) => e.fwClass === b.fwClass), rebooted));
     // Before a reboot the firmware has processed nothing of ours: its result variables are older.
     const results = rebooted === 'no' ? [] : (await readCapsuleResults(this.deps.sysroot)).results;
     const entries = judged.map((o) => withResult(o, resultFor(results, o.fwClass)));
-    return { state: overallState(entries), rebooted, entries };
+    // fwupd's helper marks its variable "attempted" before it calls UpdateCapsule(): read beside the ESRT.
+    const helper = rec.fwupdEfi && rebooted !== 'no' ? await readHelperReport(rec.fwupdEfi) : null;
+    return { state: overallState(entries), rebooted, entries, ...(helper ? { helper } : {}) };
   }
 
-  private async archive(log: ActionLog, p: UefiPending, key: string, action: UefiHistoryLine['action']): Promise<void> {
+  /** `helper`: the report of fwupd's helper as read before the stage that replaces this attempt rewrote it. */
+  private async archive(log: ActionLog, p: UefiPending, key: string, action: UefiHistoryLine['action'], helper: HelperReport | null): Promise<void> {
     const o = await this.outcomeOf(p, await readEsrt(this.deps.sysroot));
     const first = o.entries[0];
     const line: UefiHistoryLine = {
       time: this.deps.now().toISOString(), action, entry: key, versionNumber: p.capsule.versionNumber, fromVersion: p.entries[0]?.fwVersionBefore ?? 0,
       state: o.state, status: first?.lastAttemptStatus ?? -1, detail: first?.detail ?? '',
-      attempt: attemptRecord(p, o.rebooted === 'no' ? null : o.entries),
+      attempt: attemptRecord(p, o.rebooted === 'no' ? null : o.entries, o.rebooted === 'no' ? undefined : (helper ?? o.helper)),
     };
     await log.run({ kind: 'write', path: this.state.path('history.jsonl'), bytes: 0, purpose: 'history: the outcome of the attempt this one replaces' }, () => this.state.appendHistory(line));
     await log.run({ kind: 'remove', path: this.records.path('pending', key), purpose: 'replaced by the new request' }, () => this.records.remove('pending', key));
@@ -219,13 +232,19 @@ export class UefiTarget implements Target {
     }
     capsules.sort((a, b) => a.entry.localeCompare(b.entry) || a.state.localeCompare(b.state));
     const parts = [...outcomes.values()];
-    const outcome = parts.length ? { state: overallState(parts.flatMap((o) => o.entries)), rebooted: parts[0]!.rebooted, entries: parts.flatMap((o) => o.entries) } : null;
+    // fwupd's helper takes the boot alone (fwupd-efi-sharing.ts): at most one capsule has its report.
+    const helper = parts.find((o) => o.helper)?.helper;
+    const outcome = parts.length ? { state: overallState(parts.flatMap((o) => o.entries)), rebooted: parts[0]!.rebooted, entries: parts.flatMap((o) => o.entries), ...(helper ? { helper } : {}) } : null;
     const warnings: string[] = [];
     const results = await readCapsuleResults(this.deps.sysroot);
     warnings.push(...results.problems.map((p) => `a damaged capsule result variable: ${p}`));
     for (const e of outcome?.entries ?? []) if (e.disagreement) warnings.push(`${e.esrt}: ${e.disagreement}`);
     for (const i of all.intents) warnings.push(`a stage${all.intents.length > 1 ? ` for ${i.key}` : ''} was cut before the capsule was fully delivered: \`fwup unstage --target uefi\` undoes it`);
     for (const [key, o] of outcomes) if (o.state === 'failed') warnings.push(`the firmware reported that the last capsule${outcomes.size > 1 ? ` for ${key}` : ''} failed (see outcome)`);
+    for (const [key, o] of outcomes) {
+      const said = o.helper ? helperWarning(o.helper) : null;
+      if (said) warnings.push(outcomes.size > 1 ? `${key}: ${said}` : said);
+    }
     const staged = all.requests[0]?.record;
     const pending = all.pendings[0]?.record;
     return {
@@ -239,6 +258,7 @@ export class UefiTarget implements Target {
         capsuleOnDisk: osIndSupported,
         osIndications: osInd && osInd.data.length === 8 ? hex64(u64Of(osInd)) : null,
         esp,
+        fwupdEfiHelper: (await findHelper(this.deps.sysroot)).path,
       },
       capsules,
       staged: staged
@@ -266,7 +286,7 @@ export class UefiTarget implements Target {
       items.push({
         time: pending.appliedAt, action: 'pending', fromVersion: first ? pending.entries[0]!.fwVersionBefore : 0, toVersion: pending.capsule.versionNumber,
         status: first?.lastAttemptStatus ?? -1, statusName: o.state, detail: first?.detail ?? '',
-        attempt: attemptRecord(pending, o.rebooted === 'no' ? null : o.entries),
+        attempt: attemptRecord(pending, o.rebooted === 'no' ? null : o.entries, o.helper),
       });
     }
     return items;
@@ -274,7 +294,7 @@ export class UefiTarget implements Target {
 }
 
 /** One attempt as history keeps it: what was installed, how it was delivered, and what the firmware said. */
-function attemptRecord(r: UefiRequest, outcome: readonly EntryOutcome[] | null): UefiAttemptRecord {
+function attemptRecord(r: UefiRequest, outcome: readonly EntryOutcome[] | null, helper?: HelperReport): UefiAttemptRecord {
   const c = r.capsule;
   return {
     capsule: { version: c.version, versionNumber: c.versionNumber, size: c.size, fileSha256: c.fileSha256, payloadSha256: c.payloadSha256, source: c.source },
@@ -288,5 +308,6 @@ function attemptRecord(r: UefiRequest, outcome: readonly EntryOutcome[] | null):
           disagreement: o.disagreement ?? null,
         }))
       : null,
+    ...(r.fwupdEfi ? { helper: helper ?? null } : {}),
   };
 }

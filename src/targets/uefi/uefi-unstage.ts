@@ -8,6 +8,7 @@ import { FILE_CAPSULE_DELIVERY, isEfivarfs, osIndicationsWithout, readVariable }
 import { isKey, readAll, type Keyed, type UefiRecords } from './uefi-records.js';
 import type { UefiPending, UefiRequest } from './uefi-results.js';
 import type { UefiWrites } from './uefi-writes.js';
+import { undoFwupdEfi } from './fwupd-efi-state.js';
 
 export interface UefiUndoContext {
   deps: TargetDeps;
@@ -21,11 +22,13 @@ export interface UefiUndoContext {
 /**
  * Undo a delivery that failed half-way (its intent record is still there): its capsule file goes
  * unless `keep` (the request staged before for the same entry) names that very file, and
- * OsIndications is put back only when nothing else of fwup's on the ESP needs it.
+ * OsIndications is put back only when nothing else of fwup's on the ESP needs it. A fwupd-efi
+ * delivery puts every variable back as it was before fwup and removes its files (fwupd-efi-state.ts).
  */
 export async function undoIntent(ctx: UefiUndoContext, log: ActionLog, key: string, keep: UefiRequest | null, othersNeedFlag: boolean): Promise<void> {
   const intent = await ctx.records.get('intent', key).catch(() => null);
   if (!intent) return;
+  if (intent.fwupdEfi) await undoFwupdEfi(ctx.deps, ctx.writes, ctx.options.sudo, log, intent.fwupdEfi);
   if (intent.delivery === 'disk' && keep?.deliveredTo !== intent.deliveredTo) await removeCapsules(ctx, log, [intent.deliveredTo]);
   if (keep === null && !othersNeedFlag) await restoreOsIndications(ctx, log, intent);
   await log.run({ kind: 'remove', path: ctx.records.path('intent', key), purpose: 'the delivery intent' }, () => ctx.records.remove('intent', key));
@@ -33,7 +36,8 @@ export async function undoIntent(ctx: UefiUndoContext, log: ActionLog, key: stri
 
 /**
  * Undo stages: every entry's (or, with --component GUID, that entry's) capsule leaves the ESP, with
- * what a delivery cut by a crash wrote; OsIndications goes back as fwup found it (a bit the system had
+ * what a delivery cut by a crash wrote, and a fwupd-efi delivery's boot entry, BootNext and update-info
+ * variable go back as they were; OsIndications goes back as fwup found it (a bit the system had
  * set stays; a variable fwup created goes) once no capsule of fwup's is left for the firmware. The
  * order (files, then OsIndications, then records) lets an unstage cut by a crash finish when run again.
  */
@@ -65,6 +69,8 @@ export async function uefiUnstage(ctx: UefiUndoContext, dryRun: boolean): Promis
   const records = [...intents, ...requests, ...pendings];
   const keepFiles = new Set([...others(all.requests), ...others(all.pendings)].map((r) => r.record.deliveredTo));
   await removeCapsules(ctx, log, [...new Set(records.filter((r) => r.record.delivery === 'disk').map((r) => r.record.deliveredTo))].filter((f) => !keepFiles.has(f)));
+  // The fallback's writes: BootNext first, then the entry and the update-info variable, then its files.
+  for (const r of records) if (r.record.fwupdEfi) await undoFwupdEfi(ctx.deps, ctx.writes, ctx.options.sudo, log, r.record.fwupdEfi);
   const flagged = records.find((r) => r.record.osIndications);
   if (flagged && !(await othersNeedFlag(ctx, [...others(all.intents), ...others(all.requests)], others(all.pendings)))) {
     await restoreOsIndications(ctx, log, flagged.record);
