@@ -12,13 +12,18 @@ import { initSaveArea } from '../src/machine/state-save.js';
 import { RAM_SAVE_AREA_BASE } from '../src/machine/ram-layout.js';
 import { median, type BenchRow } from './harness.js';
 import { rawRendezvousMs } from './raw-rendezvous.js';
+import type { InstallStrategy } from '../src/storage/key-store.js';
 
 const MiB = 1024 * 1024;
 
 interface Series {
   mib: number;
+  install: InstallStrategy;
   points: Array<{ cpus: number; downtimeMs: number }>;
 }
+
+/** Issue 17's targets for a warm apply with 16 CPUs, by strategy and image size (ms). */
+const TARGETS: Record<InstallStrategy, Record<number, number>> = { copy: { 1: 50, 16: 250 }, 'in-place': { 1: 10, 16: 25 } };
 
 async function makeImage(dir: string, mib: number, version: number): Promise<string> {
   const ctx = quietContext(dir);
@@ -32,22 +37,23 @@ async function makeImage(dir: string, mib: number, version: number): Promise<str
 }
 
 /**
- * Warm-apply downtime against CPU count and image size; warm against cold; rendezvous latency against
- * a raw Atomics rendezvous of as many threads. Writes an SVG plot of downtime against CPU count.
+ * Warm-apply downtime against install strategy, CPU count and image size; warm against cold;
+ * rendezvous latency against a raw Atomics rendezvous of as many threads. Writes an SVG plot of
+ * downtime against CPU count.
  */
-export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], runs = 5): Promise<{ rows: BenchRow[]; series: Series[] }> {
+export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], runs = 5, strategies: readonly InstallStrategy[] = ['copy', 'in-place']): Promise<{ rows: BenchRow[]; series: Series[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'fwup-bench-apply-'));
   const rows: BenchRow[] = [];
-  const series: Series[] = sizes.map((mib) => ({ mib, points: [] }));
+  const series: Series[] = strategies.flatMap((install) => sizes.map((mib) => ({ mib, install, points: [] })));
   const hostCpus = availableParallelism();
   try {
     const ctx = quietContext(dir);
     for (const mib of sizes) {
       const images: string[] = [];
       for (let v = 2; v < 2 + runs + 1; v++) images.push(await makeImage(dir, mib, v));
-      for (const cpus of cpuCounts) {
-        const mdir = join(dir, `m-${mib}-${cpus}`);
-        await machineInit(ctx, { dir: mdir, cpus, flashBytes: Math.max(64, 2 ** Math.ceil(Math.log2(mib * 4 + 4))) * MiB, trust: [], development: false, force: false });
+      for (const install of strategies) for (const cpus of cpuCounts) {
+        const mdir = join(dir, `m-${mib}-${cpus}-${install}`);
+        await machineInit(ctx, { dir: mdir, cpus, flashBytes: Math.max(64, 2 ** Math.ceil(Math.log2(mib * 4 + 4))) * MiB, trust: [], development: false, install, force: false });
         const p = openPlatform(mdir, { writable: true });
         const { machine } = await powerOn(p, { hostCpus, knobs: { idleCpus: [], deafCpus: [] }, now: () => new Date() });
         const reports: ApplyReport[] = [];
@@ -68,13 +74,13 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
           await machine.stop();
         }
         const down = median(reports.map((x) => x.downtimeMs));
-        series.find((s) => s.mib === mib)!.points.push({ cpus, downtimeMs: down });
+        series.find((s) => s.mib === mib && s.install === install)!.points.push({ cpus, downtimeMs: down });
         const phases = Object.fromEntries(reports[0]!.phases.map((ph) => [ph.name, median(reports.map((x) => x.phases.find((y) => y.name === ph.name)!.ms))]));
-        const target = cpus === 16 ? (mib === 1 ? 50 : mib === 16 ? 250 : undefined) : undefined;
+        const target = cpus === 16 ? TARGETS[install][mib] : undefined;
         rows.push({
-          suite: 'apply', case: `warm, ${cpus} CPUs, ${mib} MiB`, value: down, unit: 'ms',
+          suite: 'apply', case: `warm, ${install}, ${cpus} CPUs, ${mib} MiB`, value: down, unit: 'ms',
           target: target ? `< ${target} ms` : undefined, pass: target ? down < target : undefined,
-          extra: { phases, runs, workers: Math.min(cpus, hostCpus) },
+          extra: { install, phases, runs, workers: Math.min(cpus, hostCpus), samplesMs: reports.map((x) => Number(x.downtimeMs.toFixed(3))) },
         });
         await rm(mdir, { recursive: true, force: true });
       }
@@ -149,7 +155,7 @@ export function downtimeSvg(series: Series[]): string {
   const maxY = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p.downtimeMs))) * 1.1;
   const x = (c: number) => L + (xs.indexOf(c) / Math.max(1, xs.length - 1)) * (W - L - R);
   const y = (v: number) => H - B - (v / maxY) * (H - T - B);
-  const colors = ['#1f77b4', '#d62728', '#2ca02c'];
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -167,9 +173,9 @@ export function downtimeSvg(series: Series[]): string {
   series.forEach((s, i) => {
     const col = colors[i % colors.length];
     const pts = s.points.map((p) => `${x(p.cpus).toFixed(1)},${y(p.downtimeMs).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${col}" stroke-width="2" points="${pts}"/>`);
+    parts.push(`<polyline fill="none" stroke="${col}" stroke-width="2"${s.install === "in-place" ? ' stroke-dasharray="6 3"' : ""} points="${pts}"/>`);
     for (const p of s.points) parts.push(`<circle cx="${x(p.cpus)}" cy="${y(p.downtimeMs)}" r="3" fill="${col}"/>`);
-    parts.push(`<text x="${W - R - 90}" y="${T + 16 * (i + 1)}" fill="${col}">${s.mib} MiB image</text>`);
+    parts.push(`<text x="${W - R - 150}" y="${T + 16 * (i + 1)}" fill="${col}">${s.mib} MiB image, ${s.install}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -12,6 +12,7 @@ import { runtimeLocks } from '../src/machine/firmware/firmware-view.js';
 import { fwup, json, REPO_ROOT, tempDir } from './helpers/cli.js';
 import { initMachine } from './helpers/machine.js';
 import { asFirmware, makeMemoryMachine, memoryPlatform } from './helpers/memory-platform.js';
+import { STRATEGIES } from './helpers/strategies.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
 const PEM = readFileSync(join(FIX, 'keys', 'test-release.pub'), 'utf8');
@@ -58,49 +59,53 @@ test('boundary: the OS view refuses every write outside STAGING and the variable
   console.log(`boundary: ${refused} OS-view writes outside STAGING refused, 10 firmware-variable writes refused`);
 });
 
-test('boundary: every OS-side code path of every command writes STAGING only; everything else comes from the firmware (audited through the CLI)', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const t = await initMachine(dir, ['--trust', KEY]);
-    const audit = join(dir, 'audit.jsonl');
-    const env = { FWUP_EMU_AUDIT: audit };
-    const run = async (args: string[], code = 0) => {
-      const r = await fwup([...args, '--target', t], { cwd: dir, env });
-      assert.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    };
-    await run(['stage', SIGNED2]);
-    await run(['status']);
-    await run(['unstage']);
-    await run(['stage', SIGNED2]);
-    await run(['apply', '--warm', '--no-confirm']);
-    await run(['rollback']);
-    await run(['stage', SIGNED3]);
-    await run(['apply', '--cold']);
-    await run(['history']);
-    await run(['machine', 'boot']);
-    await run(['stage', SIGNED2, '--allow-older'], 8); // below the security version: refused, nothing written
-    await run(['machine', 'start']);
+for (const install of STRATEGIES) {
+  test(`boundary: every OS-side code path of every command writes only what the OS may (STAGING; in place, the slot the firmware opened); everything else comes from the firmware (audited through the CLI) [${install}]`, async () => {
+    const { dir, cleanup } = await tempDir();
     try {
-      await run(['stage', join(FIX, 'images', 'fw-3.0.0-signed.fwup'), '--allow-reinstall']);
-      await run(['apply', '--warm']);
+      const t = await initMachine(dir, ['--trust', KEY, '--install', install]);
+      // In place the OS also writes the inactive slot, which the firmware opened to it (never the active one: test/in-place.test.ts).
+      const osRegions = install === 'copy' ? ['STAGING'] : ['STAGING', 'SLOT_A', 'SLOT_B'];
+      const audit = join(dir, 'audit.jsonl');
+      const env = { FWUP_EMU_AUDIT: audit };
+      const run = async (args: string[], code = 0) => {
+        const r = await fwup([...args, '--target', t], { cwd: dir, env });
+        assert.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      };
+      await run(['stage', SIGNED2]);
+      await run(['status']);
+      await run(['unstage']);
+      await run(['stage', SIGNED2]);
+      await run(['apply', '--warm', '--no-confirm']);
+      await run(['rollback']);
+      await run(['stage', SIGNED3]);
+      await run(['apply', '--cold']);
+      await run(['history']);
+      await run(['machine', 'boot']);
+      await run(['stage', SIGNED2, '--allow-older'], 8); // below the security version: refused, nothing written
+      await run(['machine', 'start']);
+      try {
+        await run(['stage', join(FIX, 'images', 'fw-3.0.0-signed.fwup'), '--allow-reinstall']);
+        await run(['apply', '--warm']);
+      } finally {
+        await run(['machine', 'stop']);
+      }
+      const writes = (await readFile(audit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { op: string; region: string; mode: string; view: string });
+      const byRegion = new Map<string, number>();
+      for (const w of writes) {
+        byRegion.set(`${w.region}/${w.view}`, (byRegion.get(`${w.region}/${w.view}`) ?? 0) + 1);
+        if (w.view === 'os') assert.ok(osRegions.includes(w.region), `an OS-view write outside ${osRegions.join(', ')}: ${JSON.stringify(w)}`);
+        if (!osRegions.includes(w.region)) assert.ok(w.view === 'firmware' && w.mode === 'firmware', `a write of ${w.region} not by the firmware: ${JSON.stringify(w)}`);
+      }
+      // The audit is not vacuous: the OS wrote STAGING, the firmware its records and slots.
+      for (const k of install === 'copy' ? ['STAGING/os', 'BOOTREC/firmware', 'NVRAM/firmware', 'SLOT_B/firmware', 'RECOVERY/firmware'] : ['SLOT_B/os', 'SLOT_A/os', 'BOOTREC/firmware', 'NVRAM/firmware', 'RECOVERY/firmware']) assert.ok(byRegion.has(k), `${k} in the audit`);
+      console.log(`boundary audit [${install}]: ${writes.length} writes, ${JSON.stringify(Object.fromEntries(byRegion))}`);
     } finally {
-      await run(['machine', 'stop']);
+      await fwup(['machine', 'stop', '--target', `emu:${join(dir, 'm')}`], { cwd: dir });
+      await cleanup();
     }
-    const writes = (await readFile(audit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { op: string; region: string; mode: string; view: string });
-    const byRegion = new Map<string, number>();
-    for (const w of writes) {
-      byRegion.set(`${w.region}/${w.view}`, (byRegion.get(`${w.region}/${w.view}`) ?? 0) + 1);
-      if (w.view === 'os') assert.equal(w.region, 'STAGING', `an OS-view write outside STAGING: ${JSON.stringify(w)}`);
-      if (w.region !== 'STAGING') assert.ok(w.view === 'firmware' && w.mode === 'firmware', `a write of ${w.region} not by the firmware: ${JSON.stringify(w)}`);
-    }
-    // The audit is not vacuous: the OS wrote STAGING, the firmware its records and slots.
-    for (const k of ['STAGING/os', 'BOOTREC/firmware', 'NVRAM/firmware', 'SLOT_B/firmware', 'RECOVERY/firmware']) assert.ok(byRegion.has(k), `${k} in the audit`);
-    console.log(`boundary audit: ${writes.length} writes, ${JSON.stringify(Object.fromEntries(byRegion))}`);
-  } finally {
-    await fwup(['machine', 'stop', '--target', `emu:${join(dir, 'm')}`], { cwd: dir });
-    await cleanup();
-  }
-});
+  });
+}
 
 test('boundary: machine.json holds the hardware only; a hand edit that grants trust changes nothing, one that changes the hardware is refused', async () => {
   const { dir, cleanup } = await tempDir();
@@ -109,7 +114,7 @@ test('boundary: machine.json holds the hardware only; a hand edit that grants tr
     const path = join(dir, 'm', 'machine.json');
     const original = await readFile(path, 'utf8');
     const cfg = JSON.parse(original) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(cfg).sort(), ['cpus', 'createdAt', 'flash', 'format', 'ramBytes', 'version']);
+    assert.deepEqual(Object.keys(cfg).sort(), ['cpus', 'createdAt', 'flash', 'format', 'install', 'ramBytes', 'version']);
     // The old way to grant trust: development, and a key of one's own.
     const { writeFile } = await import('node:fs/promises');
     await writeFile(path, JSON.stringify({ ...cfg, development: true, trustedKeys: [{ name: 'mine', keyId: '0'.repeat(16), pem: 'x' }] }));
@@ -129,6 +134,11 @@ test('boundary: machine.json holds the hardware only; a hand edit that grants tr
     await writeFile(path, JSON.stringify({ ...cfg, ramBytes: 2 ** 40 }));
     const y = await fwup(['status', '--json', '--target', t], { cwd: dir });
     assert.equal(y.code, 10, y.stdout);
+    // So is switching the install strategy: it was provisioned into the key store with the trust anchors.
+    await writeFile(path, JSON.stringify({ ...cfg, install: cfg.install === 'copy' ? 'in-place' : 'copy' }));
+    const z = await fwup(['stage', SIGNED2, '--target', t, '--json'], { cwd: dir });
+    assert.equal(z.code, 10, z.stdout);
+    assert.match(json<{ error: { message: string } }>(z).error.message, /machine was made with/);
   } finally {
     await cleanup();
   }

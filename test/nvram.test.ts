@@ -257,3 +257,40 @@ test('nvram: read-only open during an interrupted reclaim reads the committed sp
   void mem;
   assert.fail('no cut point left the new value readable');
 });
+
+// One commit of several writes (the firmware records an update's outcome and clears the request so):
+// two syncs, and a cut anywhere leaves each variable its old or its new value, as separate writes would.
+for (const fill of [false, true]) {
+  test(`nvram: commit of an update, a create and a delete: cut before and torn at every operation, each variable old or new (${fill ? 'nearly full' : 'room'})`, () => {
+    const { chip, vars } = baseChip(fill);
+    const ops = [{ name: 'Update', data: NEW_VALUE }, { name: 'Fresh', data: Buffer.from('fresh') }, { name: 'Gone', data: null }];
+    const want = new Map(vars).set('Update', NEW_VALUE.toString('hex')).set('Fresh', Buffer.from('fresh').toString('hex'));
+    want.delete('Gone');
+    const whole = new MemoryFlash(G, chip);
+    const counted = new FaultyFlash(whole, {});
+    const s = open(counted);
+    const syncsBefore = whole.stats.syncs;
+    s.commit(ops);
+    if (!fill) assert.equal(whole.stats.syncs - syncsBefore, 2, 'one barrier and one final sync');
+    assert.ok(sameMap(contents(open(whole)), want), 'an uncut commit writes all of it');
+    const n = counted.operations;
+    let points = 0;
+    for (const plan of [(k: number): FaultPlan => ({ powerCutBefore: k }), (k: number): FaultPlan => ({ tornAt: k, seed: 31 * k })]) {
+      for (let k = 1; k <= n; k++) {
+        const mem = new MemoryFlash(G, chip);
+        assert.throws(() => open(new FaultyFlash(mem, plan(k))).commit(ops), isPowerCut);
+        points++;
+        const got = contents(open(mem));
+        for (const name of ['Update', 'Fresh', 'Gone', 'Keep']) {
+          const v = got.get(name);
+          assert.ok(v === vars.get(name) || v === want.get(name), `${name} after a cut at ${k}/${n}: neither old nor new`);
+        }
+        assert.equal(got.size - [...got.keys()].filter((x) => x === 'Fresh' || x === 'Gone').length, vars.size - 1, `cut at ${k}: no other variable appears or disappears`);
+        const again = open(mem);
+        again.set('After', Buffer.of(k));
+        assert.equal(open(mem).get('After')?.[0], k);
+      }
+    }
+    assert.ok(points >= 4, `${points} cut points`);
+  });
+}

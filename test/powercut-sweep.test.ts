@@ -8,6 +8,8 @@ import { testSize } from './helpers/mutate.js';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { openPlatform } from '../src/machine/platform.js';
 import { activeImage } from './helpers/memory-platform.js';
+import { STRATEGIES } from './helpers/strategies.js';
+import type { InstallStrategy } from '../src/storage/key-store.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
 const SIGNED = join(FIX, 'images', 'fw-2.0.0-signed.fwup');
@@ -56,9 +58,9 @@ const SCENARIOS: Scenario[] = [
  * version, and the command must then succeed. Returns the counts (a brick is counted, not thrown, so
  * the count the test checks is the real one); `sabotage` plants damage after the cut (a meta test).
  */
-async function sweep(dir: string, sc: Scenario, sabotage?: (machineDir: string) => Promise<void>): Promise<{ points: number; bricked: number; outcomes: Record<string, number> }> {
-  const template = join(dir, `template-${sc.name.replace(/\W+/g, '')}`);
-  let r = await runInProcess(['machine', 'init', template, '--cpus', '2', '--flash-size', '2M', '--trust', KEY], dir);
+async function sweep(dir: string, sc: Scenario, install: InstallStrategy, sabotage?: (machineDir: string) => Promise<void>): Promise<{ points: number; bricked: number; outcomes: Record<string, number> }> {
+  const template = join(dir, `template-${sc.name.replace(/\W+/g, '')}-${install}`);
+  let r = await runInProcess(['machine', 'init', template, '--cpus', '2', '--flash-size', '2M', '--trust', KEY, '--install', install], dir);
   assert.equal(r.code, 0, r.stderr);
   for (const s of sc.setup) {
     const args = s[0] === 'pack' ? s : [...s, '--target', `emu:${template}`];
@@ -109,12 +111,12 @@ async function sweep(dir: string, sc: Scenario, sabotage?: (machineDir: string) 
   return { points, bricked, outcomes };
 }
 
-for (const sc of SCENARIOS) {
-  test(`power-cut sweep: ${sc.name} of a signed image, cut before every flash operation and torn at every one`, async () => {
+for (const install of STRATEGIES) for (const sc of SCENARIOS) {
+  test(`power-cut sweep: ${sc.name} of a signed image, cut before every flash operation and torn at every one [${install}]`, async () => {
     const { dir, cleanup } = await tempDir();
     try {
-      const r = await sweep(dir, sc);
-      console.log(`power-cut sweep ${sc.name}: ${r.points} cut points, versions after recovery ${JSON.stringify(r.outcomes)}, bricked ${r.bricked}`);
+      const r = await sweep(dir, sc, install);
+      console.log(`power-cut sweep ${sc.name} [${install}]: ${r.points} cut points, versions after recovery ${JSON.stringify(r.outcomes)}, bricked ${r.bricked}`);
       assert.equal(r.bricked, 0);
       assert.ok(r.points >= 2, `${r.points} cut points`);
     } finally {
@@ -136,7 +138,7 @@ test('power-cut sweep: the sweep can fail: a machine damaged beyond recovery aft
       for (const r of regions) await fh.write(Buffer.alloc(4096, 0xff), 0, 4096, r.offset);
       await fh.close();
     };
-    const r = await sweep(dir, SCENARIOS[1]!, brick);
+    const r = await sweep(dir, SCENARIOS[1]!, 'copy', brick);
     assert.ok(r.points > 0);
     assert.equal(r.bricked, r.points, 'every planted brick is counted');
     await writeFile(join(dir, 'ok'), '');

@@ -13,6 +13,9 @@ import type { Platform } from '../src/machine/platform.js';
 import { REPO_ROOT, Rng } from './helpers/cli.js';
 import { testSize } from './helpers/mutate.js';
 import { plantImage } from './helpers/plant.js';
+import { STRATEGIES } from './helpers/strategies.js';
+import { fwupFormat } from '../src/image/formats/fwup.js';
+import type { InstallStrategy } from '../src/storage/key-store.js';
 import { activeImage, asFirmware, bootFirmware, makeMemoryMachine, memoryPlatform, type MemoryMachine } from './helpers/memory-platform.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
@@ -21,11 +24,11 @@ const SIGNED2 = readFileSync(join(FIX, 'images', 'fw-2.0.0-signed.fwup'));
 const SIGNED3 = readFileSync(join(FIX, 'images', 'fw-3.0.0-signed.fwup'));
 
 /** A keyed machine with 3.0.0 (security version 2) installed and confirmed, slot A still holding the factory 1 (security version 0). */
-async function confirmed3(): Promise<{ m: MemoryMachine; chip: Buffer }> {
-  const m = makeMemoryMachine({ trustPem: [PEM] });
+async function confirmed3(install: InstallStrategy = 'copy'): Promise<{ m: MemoryMachine; chip: Buffer }> {
+  const m = makeMemoryMachine({ trustPem: [PEM], install });
   const flash = new MemoryFlash(m.config.flash, m.chip);
   const p = memoryPlatform(m.config, flash);
-  plantImage(p, SIGNED3);
+  plantImage(p, SIGNED3, REQUEST_FLAGS.APPLY, fwupFormat.id, install);
   await bootFirmware(p, 'cold');
   p.services.confirmTrial();
   assert.equal(p.services.securityFloor(), 2);
@@ -115,65 +118,67 @@ test('anti-rollback: no single NOR-legal bit clear in the boot record or the NVR
   assert.ok(cases > 3000, `${cases} cases`);
 });
 
-test('recovery: a random single-byte corruption anywhere in the flash image never leaves a machine that cannot boot (seeded)', async () => {
-  const { m, chip } = await confirmed3();
-  const p0 = memoryPlatform(m.config, new MemoryFlash(m.config.flash, chip));
-  const map = p0.map;
-  // Where the machine keeps something: the used bytes of every region (uniform picks over the whole
-  // chip mostly land in erased space, which must be harmless too).
-  const used = [
-    { name: 'MAP', offset: map.MAP.offset, length: 264 },
-    { name: 'MAP_BACKUP', offset: map.MAP_BACKUP.offset, length: 264 },
-    { name: 'KEYSTORE', offset: map.KEYSTORE.offset, length: 600 },
-    { name: 'KEYSTORE', offset: map.KEYSTORE.offset + map.KEYSTORE.size / 2, length: 600 },
-    ...asFirmware(p0, (v) => v.records.usedRanges()).map((r) => ({ name: 'BOOTREC', ...r })),
-    { name: 'NVRAM', offset: map.NVRAM.offset, length: p0.services.nvram().used },
-    { name: 'SLOT_A', offset: map.SLOT_A.offset, length: 65536 + 200 },
-    { name: 'SLOT_B', offset: map.SLOT_B.offset, length: SIGNED3.length },
-    { name: 'RECOVERY', offset: map.RECOVERY.offset, length: SIGNED3.length },
-  ];
-  const groups = [...new Set(used.map((u) => u.name))];
-  const rng = new Rng(8_000_001);
-  const runs = testSize(400, 8000);
-  let bricked = 0;
-  let clean = 0;
-  let inactiveReported = 0;
-  const hits = new Map<string, number>();
-  for (let i = 0; i < runs; i++) {
-    let at: number;
-    let region: string;
-    if (i % 2 === 0) {
-      at = rng.int(chip.length);
-      region = 'anywhere';
-    } else {
-      // Every region equally often, then a byte of it: a map is 264 bytes, a slot 128 KiB.
-      region = groups[rng.int(groups.length)]!;
-      const ranges = used.filter((u) => u.name === region);
-      let k = rng.int(ranges.reduce((n, u) => n + u.length, 0));
-      const u = ranges.find((x) => (k -= x.length) < 0)!;
-      at = u.offset + rng.int(u.length);
+for (const install of STRATEGIES) {
+  test(`recovery: a random single-byte corruption anywhere in the flash image never leaves a machine that cannot boot (seeded) [${install}]`, async () => {
+    const { m, chip } = await confirmed3(install);
+    const p0 = memoryPlatform(m.config, new MemoryFlash(m.config.flash, chip));
+    const map = p0.map;
+    // Where the machine keeps something: the used bytes of every region (uniform picks over the whole
+    // chip mostly land in erased space, which must be harmless too).
+    const used = [
+      { name: 'MAP', offset: map.MAP.offset, length: 264 },
+      { name: 'MAP_BACKUP', offset: map.MAP_BACKUP.offset, length: 264 },
+      { name: 'KEYSTORE', offset: map.KEYSTORE.offset, length: 600 },
+      { name: 'KEYSTORE', offset: map.KEYSTORE.offset + map.KEYSTORE.size / 2, length: 600 },
+      ...asFirmware(p0, (v) => v.records.usedRanges()).map((r) => ({ name: 'BOOTREC', ...r })),
+      { name: 'NVRAM', offset: map.NVRAM.offset, length: p0.services.nvram().used },
+      { name: 'SLOT_A', offset: map.SLOT_A.offset, length: 65536 + 200 },
+      { name: 'SLOT_B', offset: map.SLOT_B.offset, length: SIGNED3.length },
+      { name: 'RECOVERY', offset: map.RECOVERY.offset, length: SIGNED3.length },
+    ];
+    const groups = [...new Set(used.map((u) => u.name))];
+    const rng = new Rng(8_000_001);
+    const runs = testSize(400, 8000);
+    let bricked = 0;
+    let clean = 0;
+    let inactiveReported = 0;
+    const hits = new Map<string, number>();
+    for (let i = 0; i < runs; i++) {
+      let at: number;
+      let region: string;
+      if (i % 2 === 0) {
+        at = rng.int(chip.length);
+        region = 'anywhere';
+      } else {
+        // Every region equally often, then a byte of it: a map is 264 bytes, a slot 128 KiB.
+        region = groups[rng.int(groups.length)]!;
+        const ranges = used.filter((u) => u.name === region);
+        let k = rng.int(ranges.reduce((n, u) => n + u.length, 0));
+        const u = ranges.find((x) => (k -= x.length) < 0)!;
+        at = u.offset + rng.int(u.length);
+      }
+      const attacked = Buffer.from(chip);
+      attacked[at] = (chip[at]! + 1 + rng.int(255)) & 0xff; // any other value: not only NOR-legal changes
+      hits.set(region, (hits.get(region) ?? 0) + 1);
+      const f = new MemoryFlash(m.config.flash, attacked);
+      const p = memoryPlatform(m.config, f);
+      try {
+        await bootFirmware(p, 'power-on');
+        const a = activeImage(p);
+        if (!a.verified || a.version !== '3.0.0' || p.services.securityFloor() < 2) throw new Error(`booted ${a.version} (verified ${a.verified})`);
+        // The boot repaired what it found: the next status shows nothing damaged — except the previous
+        // slot, of which no copy is kept (the recovery copy is the confirmed firmware): it is reported,
+        // and a rollback to it is refused.
+        const after = memoryPlatform(m.config, f).services.status();
+        if (after.warnings.length === 0) clean++;
+        else if (after.warnings.every((w) => /^slot A is damaged|^boot the machine/.test(w)) && after.slots.A.state === 'damaged') inactiveReported++;
+        else throw new Error(`still damaged after the boot: ${after.warnings.join('; ')}`);
+      } catch (e) {
+        bricked++;
+        console.log(`corruption at 0x${at.toString(16)} (${region}): ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
-    const attacked = Buffer.from(chip);
-    attacked[at] = (chip[at]! + 1 + rng.int(255)) & 0xff; // any other value: not only NOR-legal changes
-    hits.set(region, (hits.get(region) ?? 0) + 1);
-    const f = new MemoryFlash(m.config.flash, attacked);
-    const p = memoryPlatform(m.config, f);
-    try {
-      await bootFirmware(p, 'power-on');
-      const a = activeImage(p);
-      if (!a.verified || a.version !== '3.0.0' || p.services.securityFloor() < 2) throw new Error(`booted ${a.version} (verified ${a.verified})`);
-      // The boot repaired what it found: the next status shows nothing damaged — except the previous
-      // slot, of which no copy is kept (the recovery copy is the confirmed firmware): it is reported,
-      // and a rollback to it is refused.
-      const after = memoryPlatform(m.config, f).services.status();
-      if (after.warnings.length === 0) clean++;
-      else if (after.warnings.every((w) => /^slot A is damaged|^boot the machine/.test(w)) && after.slots.A.state === 'damaged') inactiveReported++;
-      else throw new Error(`still damaged after the boot: ${after.warnings.join('; ')}`);
-    } catch (e) {
-      bricked++;
-      console.log(`corruption at 0x${at.toString(16)} (${region}): ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  console.log(`single-byte corruption: ${runs} cases ${JSON.stringify(Object.fromEntries(hits))}; booted 3.0.0 every time: fully repaired ${clean}, previous slot damaged and reported ${inactiveReported}; bricked ${bricked}`);
-  assert.equal(bricked, 0);
-});
+    console.log(`single-byte corruption [${install}]: ${runs} cases ${JSON.stringify(Object.fromEntries(hits))}; booted 3.0.0 every time: fully repaired ${clean}, previous slot damaged and reported ${inactiveReported}; bricked ${bricked}`);
+    assert.equal(bricked, 0);
+  });
+}

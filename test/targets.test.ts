@@ -4,6 +4,7 @@ import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT } from '../src/errors/exit-codes.js';
 import { REPO_ROOT, fwup, hashTree, json, tempDir } from './helpers/cli.js';
+import { stagedRegion, STRATEGIES } from './helpers/strategies.js';
 import { initMachine } from './helpers/machine.js';
 import { makeSysroot } from './helpers/sysroot.js';
 import { FLASHROM } from './helpers/requirements.js';
@@ -63,51 +64,55 @@ test('targets: lists the default machine and the ones beside it, flashrom and it
   }
 });
 
-test('emu: stage --dry-run and apply --dry-run print the plan of the real code path: it equals what a real run on a copy wrote, and nothing changes', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const target = await initMachine(dir);
-    const m = join(dir, 'm');
-    type Plan = { dryRun: boolean; plan: Array<{ kind: string; region?: string; offset?: number; length?: number; purpose: string }> };
-    const flashOps = (p: Plan['plan']) => p.filter((a) => a.kind === 'flash').map((a) => [a.region, a.offset, a.length, a.purpose]);
-    const before = await hashTree(m);
-    const s = await fwup(['stage', IMG, '--dry-run', '--json', '--target', target], { cwd: dir });
-    assert.equal(s.code, 0, s.stderr);
-    const plan = json<Plan>(s);
-    assert.equal(plan.dryRun, true);
-    assert.equal(await hashTree(m), before, 'a dry run writes nothing');
-    const staging = plan.plan.find((a) => a.region === 'STAGING')!;
-    assert.equal(staging.length, (await import('node:fs')).statSync(IMG).size, 'the whole image goes into STAGING');
-    assert.ok(plan.plan.some((a) => a.region === 'NVRAM'), 'then the request into NVRAM');
-    // The same command for real, on a copy: the operations it performed are the plan printed.
-    await cp(m, join(dir, 'copy'), { recursive: true });
-    const real = await fwup(['stage', IMG, '--json', '--target', `emu:${join(dir, 'copy')}`], { cwd: dir });
-    assert.equal(real.code, 0, real.stdout);
-    assert.deepEqual(flashOps(json<Plan>(real).plan), flashOps(plan.plan));
-    const text = await fwup(['stage', IMG, '--dry-run', '--target', target], { cwd: dir });
-    assert.match(text.stdout, /dry run: nothing was changed/);
-    assert.match(text.stdout, /flash\s+STAGING at 0x/);
+for (const install of STRATEGIES) {
+  test(`emu: stage --dry-run and apply --dry-run print the plan of the real code path: it equals what a real run on a copy wrote, and nothing changes [${install}]`, async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const target = await initMachine(dir, ['--install', install]);
+        const region = stagedRegion(install);
+      const m = join(dir, 'm');
+      type Plan = { dryRun: boolean; plan: Array<{ kind: string; region?: string; offset?: number; length?: number; purpose: string }> };
+      const flashOps = (p: Plan['plan']) => p.filter((a) => a.kind === 'flash').map((a) => [a.region, a.offset, a.length, a.purpose]);
+      const before = await hashTree(m);
+      const s = await fwup(['stage', IMG, '--dry-run', '--json', '--target', target], { cwd: dir });
+      assert.equal(s.code, 0, s.stderr);
+      const plan = json<Plan>(s);
+      assert.equal(plan.dryRun, true);
+      assert.equal(await hashTree(m), before, 'a dry run writes nothing');
+      const staging = plan.plan.find((a) => a.region === region)!;
+      assert.equal(staging.length, (await import('node:fs')).statSync(IMG).size, `the whole image goes into ${region}`);
+      assert.ok(plan.plan.some((a) => a.region === 'NVRAM'), 'then the request into NVRAM');
+      // The same command for real, on a copy: the operations it performed are the plan printed.
+      await cp(m, join(dir, 'copy'), { recursive: true });
+      const real = await fwup(['stage', IMG, '--json', '--target', `emu:${join(dir, 'copy')}`], { cwd: dir });
+      assert.equal(real.code, 0, real.stdout);
+      assert.deepEqual(flashOps(json<Plan>(real).plan), flashOps(plan.plan));
+      const text = await fwup(['stage', IMG, '--dry-run', '--target', target], { cwd: dir });
+      assert.match(text.stdout, /dry run: nothing was changed/);
+      assert.match(text.stdout, new RegExp(`flash\\s+${region} at 0x`));
 
-    const none = await fwup(['apply', '--dry-run', '--target', target], { cwd: dir });
-    assert.equal(none.code, EXIT.NOT_FOUND, none.stderr);
-    assert.equal((await fwup(['stage', IMG, '--target', target], { cwd: dir })).code, 0);
-    const staged = await hashTree(m);
-    await cp(m, join(dir, 'copy2'), { recursive: true });
-    const a = await fwup(['apply', '--warm', '--dry-run', '--json', '--target', target], { cwd: dir });
-    assert.equal(a.code, 0, a.stderr);
-    const ap = json<Plan>(a).plan;
-    const imageSize = (await import('node:fs')).statSync(IMG).size;
-    assert.ok(ap.some((x) => x.region === 'SLOT_B' && x.length === imageSize), 'the firmware would write the image into slot B');
-    assert.ok(ap.some((x) => x.region === 'BOOTREC'), 'and activate it in the boot record');
-    assert.ok(ap.some((x) => x.region === 'RECOVERY'), 'and, once confirmed, refresh the recovery copy');
-    assert.equal(await hashTree(m), staged, 'a dry run of the whole method writes nothing');
-    const ra = await fwup(['apply', '--warm', '--json', '--target', `emu:${join(dir, 'copy2')}`], { cwd: dir });
-    assert.equal(ra.code, 0, ra.stdout);
-    assert.deepEqual(flashOps(json<Plan>(ra).plan), flashOps(ap));
-  } finally {
-    await cleanup();
-  }
-});
+      const none = await fwup(['apply', '--dry-run', '--target', target], { cwd: dir });
+      assert.equal(none.code, EXIT.NOT_FOUND, none.stderr);
+      assert.equal((await fwup(['stage', IMG, '--target', target], { cwd: dir })).code, 0);
+      const staged = await hashTree(m);
+      await cp(m, join(dir, 'copy2'), { recursive: true });
+      const a = await fwup(['apply', '--warm', '--dry-run', '--json', '--target', target], { cwd: dir });
+      assert.equal(a.code, 0, a.stderr);
+      const ap = json<Plan>(a).plan;
+      const imageSize = (await import('node:fs')).statSync(IMG).size;
+      if (install === 'copy') assert.ok(ap.some((x) => x.region === 'SLOT_B' && x.length === imageSize), 'the firmware would write the image into slot B');
+      else assert.ok(!ap.some((x) => x.region === 'SLOT_A' || x.region === 'SLOT_B'), 'staged in place: the firmware writes no slot');
+      assert.ok(ap.some((x) => x.region === 'BOOTREC'), 'and activate it in the boot record');
+      assert.ok(ap.some((x) => x.region === 'RECOVERY'), 'and, once confirmed, refresh the recovery copy');
+      assert.equal(await hashTree(m), staged, 'a dry run of the whole method writes nothing');
+      const ra = await fwup(['apply', '--warm', '--json', '--target', `emu:${join(dir, 'copy2')}`], { cwd: dir });
+      assert.equal(ra.code, 0, ra.stdout);
+      assert.deepEqual(flashOps(json<Plan>(ra).plan), flashOps(ap));
+    } finally {
+      await cleanup();
+    }
+  });
+}
 
 test('start-up: execa is loaded only when a helper runs (--version, emulated stage and uefi status never load it)', async () => {
   const { dir, cleanup } = await tempDir();

@@ -127,6 +127,7 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--flash-timing <chip|file.json>', description: 'model a real chip\'s datasheet timing (W25Q128JV, or a JSON file): apply reports the downtime on it' },
       { flags: '--platform <id>', description: 'platform id images must name', default: 'fwup-emu' },
       { flags: '--development', description: 'allow unsigned images (with --allow-unsigned) even with trusted keys' },
+      { flags: '--install <strategy>', description: 'how updates are installed: in-place (stage writes the inactive slot; the default) or copy (stage writes STAGING, the firmware copies it)' },
       { flags: '--force', description: 'replace an existing machine (its flash is lost)' },
     ],
     examples: ['fwup machine init', 'fwup machine init lab/m1 --cpus 16 --flash-size 128M --trust release.pub'],

@@ -1,5 +1,6 @@
 import { createMachine, FACTORY_VERSION } from '../machine/factory.js';
-import { DEFAULT_CPUS, DEFAULT_FLASH_BYTES, DEFAULT_PLATFORM, type MachineConfig } from '../machine/config.js';
+import { DEFAULT_CPUS, DEFAULT_FLASH_BYTES, DEFAULT_INSTALL, DEFAULT_PLATFORM, type MachineConfig } from '../machine/config.js';
+import { INSTALL_STRATEGIES, type InstallStrategy } from '../storage/key-store.js';
 import type { TrustAnchors } from '../storage/key-store.js';
 import { parseTargetSpec } from '../targets/open-target.js';
 import { runningServicePid } from '../targets/emu/service-files.js';
@@ -22,6 +23,8 @@ export interface MachineInitOptions {
   imageTypeId?: string;
   platform?: string;
   development: boolean;
+  /** copy | in-place (docs/emulated-platform.md, "Install strategies"); default DEFAULT_INSTALL. */
+  install?: string;
   force: boolean;
   /** `--flash-timing`: a built-in chip name (W25Q128JV) or a FILE.json of datasheet figures. */
   flashTiming?: string;
@@ -54,6 +57,10 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
     throw new FwupError('USAGE', `--image-type-guid ${opts.imageTypeId} is not a GUID`, { hint: 'write it as 8-4-4-4-12 hex digits' });
   }
   const flashTiming = opts.flashTiming === undefined ? undefined : await loadFlashTiming(ctx, opts.flashTiming);
+  const install = (opts.install ?? DEFAULT_INSTALL) as InstallStrategy;
+  if (!INSTALL_STRATEGIES.includes(install)) {
+    throw new FwupError('USAGE', `--install ${opts.install} is not an install strategy`, { hint: `give ${INSTALL_STRATEGIES.join(' or ')}` });
+  }
   const { config, anchors } = createMachine(dir, {
     cpus: opts.cpus ?? DEFAULT_CPUS,
     flashBytes: opts.flashBytes ?? DEFAULT_FLASH_BYTES,
@@ -62,6 +69,7 @@ export async function machineInit(ctx: Context, opts: MachineInitOptions): Promi
     trustedCerts: certs,
     ...(opts.imageTypeId ? { imageTypeId: opts.imageTypeId } : {}),
     development: opts.development,
+    install,
     now: ctx.now(),
     force: opts.force,
     ...(flashTiming ? { flashTiming } : {}),

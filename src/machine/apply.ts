@@ -197,8 +197,13 @@ function installRequest(p: Platform, mode: 'warm' | 'cold'): { request: UpdateRe
 /** The OS checks what the firmware will check again: the previous slot verifies and is not below the security-version floor. */
 function rollbackRequest(p: Platform): { request: UpdateRequest; expected: number } {
   const s = p.services;
-  if (s.request()) throw new FwupError('USAGE', 'an update is staged: unstage it before rolling back', { hint: 'fwup unstage' });
   const st = s.status();
+  if (st.rollback.consumed) {
+    throw new FwupError('NOT_STAGED', `there is no previous firmware to roll back to: ${st.rollback.reason}`, {
+      hint: s.request() ? 'apply the staged update (fwup apply), or unstage it: either way the old image is gone; the firmware running now stays until an update is applied' : 'the firmware running now is the only one; apply an update (a rollback to the running firmware is possible again after the next confirmed update)',
+    });
+  }
+  if (s.request()) throw new FwupError('USAGE', 'an update is staged: unstage it before rolling back', { hint: 'fwup unstage' });
   const record = st.record!;
   const other = record.active === 0 ? st.slots.B : st.slots.A;
   if (other.state !== 'verified') {
@@ -225,7 +230,8 @@ function refuseColdOnly(p: Platform, r: UpdateRequest): void {
   let flags = 0;
   let version = '';
   try {
-    const h = parseFwupHeader(readHeader(new RegionSource(p.flash, p.map.STAGING, r.imageOffset, r.imageLength)));
+    const region = r.regionOffset === p.map.STAGING.offset ? p.map.STAGING : r.regionOffset === p.map.SLOT_A.offset ? p.map.SLOT_A : p.map.SLOT_B;
+    const h = parseFwupHeader(readHeader(new RegionSource(p.flash, region, r.imageOffset, r.imageLength)));
     flags = h.flags;
     version = h.version;
   } catch {

@@ -5,7 +5,7 @@ import { parseFlashTiming, type FlashTimingSpec } from '../storage/flash-timing.
 import { MAX_FLASH_BYTES, MIN_FLASH_BYTES } from '../storage/flash-map.js';
 import { keyIdOf, type PublicKey } from '../image/keys.js';
 import type { TrustedCertificateInput } from '../image/capsule-verify.js';
-import type { HardwareDescription, TrustAnchors } from '../storage/key-store.js';
+import { INSTALL_STRATEGIES, type HardwareDescription, type InstallStrategy, type TrustAnchors } from '../storage/key-store.js';
 
 /**
  * machine.json: the hardware of an emulated machine (CPUs, RAM, flash geometry), nothing else. Trust
@@ -14,6 +14,8 @@ import type { HardwareDescription, TrustAnchors } from '../storage/key-store.js'
  */
 export interface MachineConfig extends HardwareDescription {
   format: 'fwup-machine';
+  /** The install strategy the machine was provisioned with (the key store's copy is the one the firmware obeys). */
+  install: InstallStrategy;
   version: 2;
   createdAt: string;
   /**
@@ -34,10 +36,12 @@ export const DEFAULT_RAM_BYTES = 16 * 1024 * 1024;
 export const MIN_RAM_BYTES = 4 * 1024 * 1024;
 export const MAX_RAM_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_PLATFORM = 'fwup-emu';
+/** `machine init` without --install: see docs/emulated-platform.md ("Install strategies") for why. */
+export const DEFAULT_INSTALL: InstallStrategy = 'in-place';
 /** The image type GUID of the emulated firmware, unless `machine init --image-type-guid` names another. */
 export const DEFAULT_IMAGE_TYPE_ID = '7F3B0B7E-5A59-4B5E-9C61-5E1A2F0F7775';
 
-const KNOWN_FIELDS = ['format', 'version', 'cpus', 'ramBytes', 'flash', 'createdAt', 'flashTiming'];
+const KNOWN_FIELDS = ['format', 'version', 'cpus', 'ramBytes', 'flash', 'install', 'createdAt', 'flashTiming'];
 
 export function serializeMachineConfig(c: MachineConfig): string {
   const { ignored: _ignored, ...fields } = c;
@@ -72,12 +76,15 @@ export function parseMachineConfig(text: string, where: string): MachineConfig {
   }
   if (typeof c.createdAt !== 'string') throw bad('createdAt missing');
   const timing = c.flashTiming === undefined ? undefined : parseFlashTiming(c.flashTiming, `${where}: flashTiming`, 'TARGET_CORRUPT');
+  // Machines made before the strategies existed have no field: they copy, as they always did.
+  if (c.install !== undefined && !INSTALL_STRATEGIES.includes(c.install)) throw bad(`install must be ${INSTALL_STRATEGIES.join(' or ')}`);
   return {
     format: 'fwup-machine',
     version: 2,
     cpus: c.cpus!,
     ramBytes: c.ramBytes!,
     flash: { size: f.size!, blockSize: f.blockSize!, programAlign: f.programAlign! },
+    install: c.install ?? 'copy',
     createdAt: c.createdAt,
     ...(timing ? { flashTiming: timing } : {}),
     ignored: Object.keys(c).filter((k) => !KNOWN_FIELDS.includes(k)),
@@ -86,8 +93,8 @@ export function parseMachineConfig(text: string, where: string): MachineConfig {
 
 /** machine.json must describe the hardware the machine was provisioned with (recorded in the key store). */
 export function checkHardware(c: MachineConfig, provisioned: HardwareDescription, where: string): void {
-  const mine = JSON.stringify({ cpus: c.cpus, ramBytes: c.ramBytes, flash: c.flash });
-  const theirs = JSON.stringify({ cpus: provisioned.cpus, ramBytes: provisioned.ramBytes, flash: provisioned.flash });
+  const mine = JSON.stringify({ cpus: c.cpus, ramBytes: c.ramBytes, flash: c.flash, install: c.install ?? 'copy' });
+  const theirs = JSON.stringify({ cpus: provisioned.cpus, ramBytes: provisioned.ramBytes, flash: provisioned.flash, install: provisioned.install ?? 'copy' });
   if (mine !== theirs) {
     throw new FwupError('TARGET_CORRUPT', `${where} says ${mine}, but the machine was made with ${theirs}`, {
       hint: 'machine.json was edited; put it back, or re-create the machine with `fwup machine init --force`',
@@ -102,6 +109,8 @@ export interface FirmwareTrust {
   development: boolean;
   platform: string;
   imageTypeId: string;
+  /** From the key store: whether the OS may be given the inactive slot to stage into. */
+  install: InstallStrategy;
 }
 
 export function trustFromAnchors(a: TrustAnchors): FirmwareTrust {
@@ -117,8 +126,9 @@ export function trustFromAnchors(a: TrustAnchors): FirmwareTrust {
     development: a.development,
     platform: a.platform,
     imageTypeId: a.imageTypeId,
+    install: a.hardware.install ?? 'copy',
   };
 }
 
 /** A damaged key store trusts nothing, and is not a development machine either: every update is refused. */
-export const NO_TRUST: FirmwareTrust = { keys: [], certs: [], development: false, platform: '', imageTypeId: '' };
+export const NO_TRUST: FirmwareTrust = { keys: [], certs: [], development: false, platform: '', imageTypeId: '', install: 'copy' };

@@ -10,7 +10,7 @@ import type { FlashTimingSpec } from '../storage/flash-timing.js';
 import { FileFlash } from '../storage/file-flash.js';
 import { planFlashMap, writeFlashMapCopy, type Region } from '../storage/flash-map.js';
 import { bootRecords, NO_DIGEST } from '../storage/boot-record.js';
-import { encodeKeyStore, writeKeyStoreCopy, type TrustAnchors } from '../storage/key-store.js';
+import { encodeKeyStore, writeKeyStoreCopy, type InstallStrategy, type TrustAnchors } from '../storage/key-store.js';
 import { VariableStore } from '../storage/nvram/variable-store.js';
 import {
   DEFAULT_IMAGE_TYPE_ID, DEFAULT_RAM_BYTES, FLASH_FILE, MACHINE_FILE, MAX_CPUS, serializeMachineConfig, type MachineConfig,
@@ -26,6 +26,8 @@ export interface CreateMachineOptions {
   /** The firmware's FMP image type GUID (capsules must name it). */
   imageTypeId?: string;
   development: boolean;
+  /** How updates are installed (default: copy, what machines made before the option do). */
+  install?: InstallStrategy;
   now: Date;
   force: boolean;
   /** Model this chip's datasheet timing in apply reports (simulated time; off when absent). */
@@ -92,7 +94,7 @@ export function trustAnchors(config: MachineConfig, opts: CreateMachineOptions):
     development: opts.development || (opts.trusted.length === 0 && (opts.trustedCerts ?? []).length === 0),
     keys: opts.trusted.map((k) => ({ name: basename(k.name), keyId: k.keyId, spki: k.key.export({ type: 'spki', format: 'der' }).toString('base64') })),
     certs: (opts.trustedCerts ?? []).map((c) => ({ name: basename(c.name), der: c.der.toString('base64') })),
-    hardware: { cpus: config.cpus, ramBytes: config.ramBytes, flash: config.flash },
+    hardware: { cpus: config.cpus, ramBytes: config.ramBytes, flash: config.flash, install: config.install },
     provisionedAt: opts.now.toISOString(),
   };
 }
@@ -117,7 +119,7 @@ export function createMachine(dir: string, opts: CreateMachineOptions): { config
   const geometry = { size: opts.flashBytes, ...DEFAULT_GEOMETRY };
   planFlashMap(geometry); // a usage error for a size that has no layout, before anything is created
   const config: MachineConfig = {
-    format: 'fwup-machine', version: 2, cpus: opts.cpus, ramBytes: DEFAULT_RAM_BYTES, flash: geometry, createdAt: opts.now.toISOString(),
+    format: 'fwup-machine', version: 2, cpus: opts.cpus, ramBytes: DEFAULT_RAM_BYTES, flash: geometry, install: opts.install ?? 'copy', createdAt: opts.now.toISOString(),
     ...(opts.flashTiming ? { flashTiming: opts.flashTiming } : {}), ignored: [],
   };
   const anchors = trustAnchors(config, opts);

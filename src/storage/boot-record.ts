@@ -21,7 +21,7 @@ export const bootRecordLayout = defineLayout('BootRecord', [
   { name: 'trial', type: 'u8', max: 1, doc: '1: the active slot is on trial until the OS confirms it' },
   { name: 'trialBoots', type: 'u8' },
   { name: 'securityVersion', type: 'u32', doc: 'anti-rollback floor: never goes down' },
-  { name: 'progress', type: 'u8', max: 1, doc: '1: the firmware is writing progressSlot' },
+  { name: 'progress', type: 'u8', max: 2, doc: '1: the firmware is writing progressSlot; 2: the firmware gave progressSlot to the OS to stage into in place (it holds no image the firmware trusts)' },
   { name: 'progressSlot', type: 'u8', max: 1 },
   { name: 'reserved1', type: 'u16', equals: 0 },
   { name: 'progressVersion', type: 'u32' },
@@ -39,6 +39,8 @@ export type BootRecord = Omit<Fields, 'magic' | 'recordVersion' | 'reserved0' | 
 };
 
 export const NO_DIGEST = '';
+/** `progress` values. */
+export const PROGRESS = { NONE: 0, FIRMWARE_WRITING: 1, OS_STAGING: 2 } as const;
 const ZERO = Buffer.alloc(32);
 
 const codec: RecordCodec<BootRecord> = {

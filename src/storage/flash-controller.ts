@@ -30,6 +30,8 @@ export class FlashController {
   private mode: FlashMode = 'os';
   private depth = 0;
   private locks: Region[] = [];
+  /** Ranges the firmware opened to the OS until the next reset (the inactive slot, for staging in place). */
+  private granted: Region[] = [];
   /** Every write that reached the chip, with the mode and view it came through (tests audit it). */
   audit: WriteAudit[] | null = null;
 
@@ -63,9 +65,19 @@ export class FlashController {
     this.locks.push(...regions);
   }
 
-  /** A reset: the protected ranges are released, for the firmware that runs next. */
+  /**
+   * Open a range to the OS view until the next reset. Only firmware code may (a runtime service that
+   * first recorded that the range holds nothing the firmware trusts).
+   */
+  grantOs(region: Region): void {
+    if (this.mode !== 'firmware') throw new Error('only the firmware opens a range to the OS');
+    if (!this.granted.some((r) => r.offset === region.offset && r.size === region.size)) this.granted.push(region);
+  }
+
+  /** A reset: the protected ranges are released and the ranges opened to the OS closed, for the firmware that runs next. */
   reset(): void {
     this.locks = [];
+    this.granted = [];
   }
 
   lockedRegions(): readonly Region[] {
@@ -82,9 +94,10 @@ export class FlashController {
   }
 
   private checkOs(op: 'program' | 'erase', offset: number, length: number): void {
-    const inside = this.osWritable.find((r) => offset >= r.offset && offset + length <= r.offset + r.size);
+    const writable = [...this.osWritable, ...this.granted];
+    const inside = writable.find((r) => offset >= r.offset && offset + length <= r.offset + r.size);
     if (!inside) {
-      throw new FwupError('FLASH_WRITE_PROTECTED', `the OS may not ${op} flash at 0x${offset.toString(16)} (+${length}): only ${this.osWritable.map((r) => r.name).join(', ')} is writable from the OS`, {
+      throw new FwupError('FLASH_WRITE_PROTECTED', `the OS may not ${op} flash at 0x${offset.toString(16)} (+${length}): only ${writable.map((r) => r.name).join(', ')} is writable from the OS`, {
         hint: 'firmware state (slots, boot record, key store, NVRAM) is written by the firmware alone; nothing was changed',
         details: { offset, length, op },
       });

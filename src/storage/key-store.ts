@@ -23,10 +23,21 @@ export const keyStoreHeaderLayout = defineLayout('KeyStoreHeader', [
   { name: 'crc32', type: 'u32' },
 ] as const, { code: 'TARGET_CORRUPT', crc: 'crc32' });
 
+/**
+ * How the firmware installs an update: `copy` (the image is staged in STAGING and the pre-OS firmware
+ * copies it into the inactive slot) or `in-place` (the OS writes the inactive slot itself and the
+ * firmware only verifies and activates it). A property of the platform, provisioned with the trust
+ * anchors: machine.json mirrors it, and an edit there grants nothing.
+ */
+export type InstallStrategy = 'copy' | 'in-place';
+export const INSTALL_STRATEGIES: readonly InstallStrategy[] = ['copy', 'in-place'];
+
 export interface HardwareDescription {
   cpus: number;
   ramBytes: number;
   flash: FlashGeometry;
+  /** Absent on machines made before the strategies existed: those copy. */
+  install?: InstallStrategy;
 }
 
 export interface TrustAnchors {
@@ -118,6 +129,7 @@ function checkAnchors(v: unknown): TrustAnchors {
   if (!Array.isArray(o.certs) || !o.certs.every((c) => typeof c?.name === 'string' && typeof c.der === 'string' && B64.test(c.der))) bad('certs');
   const hw = o.hardware;
   if (!hw || !Number.isInteger(hw.cpus) || !Number.isInteger(hw.ramBytes) || !hw.flash || ![hw.flash.size, hw.flash.blockSize, hw.flash.programAlign].every(Number.isInteger)) bad('hardware');
+  if (hw!.install !== undefined && !INSTALL_STRATEGIES.includes(hw!.install)) bad('hardware.install');
   if (typeof o.provisionedAt !== 'string') bad('provisionedAt');
   return o as TrustAnchors;
 }

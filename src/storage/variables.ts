@@ -162,8 +162,22 @@ export class PlatformVariables {
 
   /** Append, overwriting the oldest of HISTORY_MAX entries. */
   addHistory(e: HistoryEntry): void {
-    const sequence = (this.historyEntries().at(-1)?.sequence ?? -1) + 1;
-    this.store.set(`${HISTORY_PREFIX}${String(sequence % HISTORY_MAX).padStart(2, '0')}`, historyEntryLayout.serialize({ sequence, ...e, detail: clipText(e.detail, HISTORY_DETAIL_BYTES) }));
+    const [r] = this.historyRecords([e]);
+    this.store.set(r!.name, r!.data);
+  }
+
+  /** The variables that append `entries` to the history (for one `store.commit` with other writes). */
+  historyRecords(entries: readonly HistoryEntry[]): Array<{ name: string; data: Buffer }> {
+    const first = (this.historyEntries().at(-1)?.sequence ?? -1) + 1;
+    return entries.slice(-HISTORY_MAX).map((e, i) => {
+      const sequence = first + i;
+      return { name: `${HISTORY_PREFIX}${String(sequence % HISTORY_MAX).padStart(2, '0')}`, data: historyEntryLayout.serialize({ sequence, ...e, detail: clipText(e.detail, HISTORY_DETAIL_BYTES) }) };
+    });
+  }
+
+  /** The variable that records the last attempt (for one `store.commit` with other writes). */
+  lastAttemptRecord(a: LastAttempt): { name: string; data: Buffer } {
+    return { name: VARIABLE.LAST_ATTEMPT, data: lastAttemptCodec.encode(a) };
   }
 
   /** Entries oldest first; one that does not parse (damaged) is left out rather than failing them all. */

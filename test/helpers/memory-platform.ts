@@ -6,6 +6,7 @@ import { platformOn, readMachineConfig, type Platform } from '../../src/machine/
 import type { MachineConfig } from '../../src/machine/config.js';
 import { parsePublicKey } from '../../src/image/keys.js';
 import { MemoryFlash } from '../../src/storage/memory-flash.js';
+import type { InstallStrategy } from '../../src/storage/key-store.js';
 import type { FaultPlan } from '../../src/storage/fault-flash.js';
 import { chipOf } from '../../src/machine/chip.js';
 import { firmwareView, type FirmwareView } from '../../src/machine/firmware/firmware-view.js';
@@ -20,7 +21,7 @@ export interface MemoryMachine {
   chip: Buffer;
 }
 
-export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; trustPem?: string[]; development?: boolean; certs?: Array<{ name: string; der: Buffer }> } = {}): MemoryMachine {
+export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; trustPem?: string[]; development?: boolean; certs?: Array<{ name: string; der: Buffer }>; install?: InstallStrategy } = {}): MemoryMachine {
   const dir = mkdtempSync(join(tmpdir(), 'fwup-mem-'));
   try {
     const m = join(dir, 'm');
@@ -31,6 +32,7 @@ export function makeMemoryMachine(opts: { cpus?: number; flashBytes?: number; tr
       trusted: (opts.trustPem ?? []).map((pem, i) => parsePublicKey(pem, `key${i}.pub`)),
       trustedCerts: opts.certs ?? [],
       development: opts.development ?? false,
+      install: opts.install ?? 'copy',
       now: new Date(1_800_000_000_000),
       force: false,
     });

@@ -14,6 +14,7 @@ export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
     ...(typeof opts.imageTypeGuid === 'string' ? { imageTypeId: opts.imageTypeGuid } : {}),
     platform: String(opts.platform),
     development: Boolean(opts.development),
+    ...(typeof opts.install === 'string' ? { install: opts.install } : {}),
     force: Boolean(opts.force),
     ...(typeof opts.flashTiming === 'string' ? { flashTiming: opts.flashTiming } : {}),
   });
@@ -31,6 +32,7 @@ export const run: CommandModule['run'] = async (ctx, [dir], opts, g) => {
           ['firmware', `${r.firmwareVersion} in slot A (and in the recovery copy)`],
           ['trusted keys', r.trust.keys.length ? r.trust.keys.map((k) => `${esc(k.name)} (${k.keyId})`).join(', ') : s.yellow('none')],
           ['capsules', `image type ${r.trust.imageTypeId}; trusted certificates: ${r.trust.certs.length ? r.trust.certs.map((c) => esc(c.name)).join(', ') : 'none'}`],
+          ['install', r.config.install === 'in-place' ? 'in-place (stage writes the inactive slot; the firmware verifies and switches)' : 'copy (stage writes STAGING; the firmware copies it into the inactive slot)'],
           ['development', r.trust.development ? s.yellow('yes (unsigned images allowed with --allow-unsigned)') : 'no'],
           ['key store', 'provisioned into the flash (two copies); machine.json holds only the hardware'],
         ],

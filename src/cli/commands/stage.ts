@@ -39,6 +39,7 @@ function stageText(image: string, r: StageOutcome, s: Style): string {
   const d = r.details;
   switch (d.kind) {
     case 'emu':
+      rows.push(['into', d.inPlace ? `${d.region}, the inactive slot (staged in place: ${s.yellow('the rollback image there is consumed')})` : d.region]);
       if (d.write) rows.push(['written', `${d.write.blocks} blocks: ${d.write.erased} erased and programmed, ${d.write.programmedOnly} programmed without erase, ${d.write.unchanged} unchanged; read back, SHA-256 equal`]);
       break;
     case 'flashrom':

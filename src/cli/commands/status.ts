@@ -60,12 +60,14 @@ function emuStatusText(v: EmuStatus, s: Style): string {
       [`slot ${fw.activeSlot}`, slotText(fw.slots[fw.activeSlot], s)],
       [`slot ${other}`, slotText(fw.slots[other], s)],
       ['recovery copy', slotText(fw.recovery, s)],
+      ['rollback', fw.rollback.available ? `to ${esc(fw.rollback.reason)}` : fw.rollback.consumed ? s.yellow(`none: ${esc(fw.rollback.reason)}`) : s.dim(`none: ${esc(fw.rollback.reason)}`)],
     );
   } else {
     rows.push(['firmware', s.red('unknown: the boot record is missing (fwup machine boot rebuilds it)')]);
   }
   rows.push(
-    ['staged', v.staged ? `${esc(v.staged.version)} (${v.staged.format}, ${formatBytes(v.staged.size)}, fileSha256 ${v.staged.fileSha256.slice(0, 16)}…)` : v.stagedProblem ? s.red(`damaged request: ${esc(v.stagedProblem)}`) : s.dim('nothing')],
+    ['install', m.install === 'in-place' ? 'in place (stage writes the inactive slot)' : 'by copy (stage writes STAGING)'],
+    ['staged', v.staged ? `${esc(v.staged.version)} (${v.staged.format}, ${formatBytes(v.staged.size)}${v.stagedIn && v.stagedIn !== 'STAGING' ? `, in place in ${v.stagedIn}` : ''}, fileSha256 ${v.staged.fileSha256.slice(0, 16)}…)` : v.stagedProblem ? s.red(`damaged request: ${esc(v.stagedProblem)}`) : s.dim('nothing')],
     ['last attempt', v.lastAttempt ? `${v.lastAttempt.statusName} (${esc(v.lastAttempt.version) || v.lastAttempt.versionNumber}, ${v.lastAttempt.time})` : s.dim('none')],
     ['security version', v.securityVersion === null ? s.red('unknown (see warnings)') : String(v.securityVersion)],
     ['nvram', `${formatBytes(v.nvram.used)} used, ${formatBytes(v.nvram.free)} free of ${formatBytes(v.nvram.size)}`],

@@ -1,5 +1,5 @@
 import { FwupError } from '../../errors/fwup-error.js';
-import { clipText, HISTORY_DETAIL_BYTES, type LastAttemptStatus } from '../../storage/variables.js';
+import { clipText, HISTORY_DETAIL_BYTES, VARIABLE, type HistoryEntry, type LastAttempt, type LastAttemptStatus } from '../../storage/variables.js';
 import type { FirmwareView } from './firmware-view.js';
 
 /** A version as a number (for comparisons) and as people read it. */
@@ -29,17 +29,49 @@ export class FirmwareLog {
   }
 
   history(action: string, from: Ver, to: Ver, status: number, detail: string): void {
-    this.bestEffort(() =>
-      this.view.vars.addHistory({
-        time: this.time(), action, fromVersion: from.number, toVersion: to.number, fromDisplay: clipText(from.display, 32), toDisplay: clipText(to.display, 32),
-        status, detail: clipText(detail, HISTORY_DETAIL_BYTES),
-      }),
-    );
+    const e: HistoryEntry = {
+      time: this.time(), action, fromVersion: from.number, toVersion: to.number, fromDisplay: clipText(from.display, 32), toDisplay: clipText(to.display, 32),
+      status, detail: clipText(detail, HISTORY_DETAIL_BYTES),
+    };
+    if (this.held) this.held.history.push(e);
+    else this.bestEffort(() => this.view.vars.addHistory(e));
   }
 
   lastAttempt(status: LastAttemptStatus, versionNumber: number, version: string): void {
-    this.bestEffort(() => this.view.vars.setLastAttempt({ status, versionNumber, version: clipText(version, 32), time: this.time() }));
+    const a: LastAttempt = { status, versionNumber, version: clipText(version, 32), time: this.time() };
+    if (this.held) this.held.lastAttempt = a;
+    else this.bestEffort(() => this.view.vars.setLastAttempt(a));
   }
+
+  /**
+   * Hold the NVRAM records of what follows, to write them with the clearing of the request as one
+   * commit point (`commit`): the outcome of an update is recorded in the downtime with two syncs
+   * instead of one or two per variable.
+   */
+  hold(): void {
+    this.held ??= { lastAttempt: null, history: [] };
+  }
+
+  /** Write what was held (and delete the update request with it) as one NVRAM commit. */
+  commit(opts: { clearRequest: boolean }): void {
+    const held = this.held;
+    this.held = null;
+    const vars = this.view.vars;
+    const ops: Array<{ name: string; data: Uint8Array | null }> = [
+      ...(held?.lastAttempt ? [vars.lastAttemptRecord(held.lastAttempt)] : []),
+      ...(held ? vars.historyRecords(held.history) : []),
+      ...(opts.clearRequest ? [{ name: VARIABLE.UPDATE_REQUEST, data: null }] : []),
+    ];
+    let done = false;
+    this.bestEffort(() => {
+      vars.store.commit(ops);
+      done = true;
+    });
+    // A full store loses the records, never the clearing of the request (a delete needs no room).
+    if (!done && opts.clearRequest) vars.clearRequest();
+  }
+
+  private held: { lastAttempt: LastAttempt | null; history: HistoryEntry[] } | null = null;
 
   private time(): bigint {
     return BigInt(this.now().getTime());

@@ -1,4 +1,4 @@
-import { NO_DIGEST, type BootRecord } from '../../storage/boot-record.js';
+import { NO_DIGEST, PROGRESS, type BootRecord } from '../../storage/boot-record.js';
 import type { Region } from '../../storage/flash-map.js';
 import type { StoreUsage } from '../../storage/nvram/variable-store.js';
 import type { FirmwareView } from './firmware-view.js';
@@ -31,8 +31,38 @@ export interface FirmwareStatus {
   keyStoreProblems: string[];
   mapProblems: string[];
   nvram: StoreUsage;
+  /** Whether `rollback` has an image to go back to, and in words why (not). */
+  rollback: RollbackState;
   /** One line per thing that is not as it should be; the next boot repairs what it can. */
   warnings: string[];
+}
+
+export interface RollbackState {
+  available: boolean;
+  /** The slot a rollback would activate (the inactive one); null without a boot record. */
+  slot: 'A' | 'B' | null;
+  /** Staging in place gave the rollback slot to the OS: its image is gone until the next update is confirmed. */
+  consumed: boolean;
+  reason: string;
+}
+
+export const CONSUMED = 'staging in place has consumed the rollback slot';
+
+function rollbackState(record: BootRecord | null, slots: { A: SlotStatus; B: SlotStatus }, floor: number | null): RollbackState {
+  if (!record) return { available: false, slot: null, consumed: false, reason: 'the boot record is missing' };
+  const slot = record.active === 0 ? 'B' : 'A';
+  const other = slots[slot];
+  if (record.progress === PROGRESS.OS_STAGING && record.progressSlot !== record.active) {
+    return {
+      available: false, slot, consumed: true,
+      reason: `${CONSUMED}: slot ${slot} was given to the OS for an image staged in place${other.version ? ` (it now holds ${other.version}, not yet verified by the firmware)` : ''}; there is no rollback image`,
+    };
+  }
+  if (other.state !== 'verified') return { available: false, slot, consumed: false, reason: `slot ${slot} is ${other.state}${other.problem ? ` (${other.problem})` : ''}: there is no rollback image` };
+  if (floor !== null && (other.securityVersion ?? 0) < floor) {
+    return { available: false, slot, consumed: false, reason: `slot ${slot} holds ${other.version} with security version ${other.securityVersion}, below the floor ${floor}` };
+  }
+  return { available: true, slot, consumed: false, reason: `slot ${slot} holds ${other.version}` };
 }
 
 export function firmwareStatus(view: FirmwareView): FirmwareStatus {
@@ -58,9 +88,13 @@ export function firmwareStatus(view: FirmwareView): FirmwareStatus {
       ? { state: 'unused', version: h.version, versionNumber: h.versionNumber, securityVersion: h.securityVersion, size: null, problem: 'not an image the firmware installed (an interrupted write, or never used): not bootable' }
       : { state: 'empty', version: null, versionNumber: null, securityVersion: null, size: null, problem: null };
   };
+  const released = (s: SlotStatus, i: number): SlotStatus =>
+    record && record.progress === PROGRESS.OS_STAGING && record.progressSlot === i && record.active !== i
+      ? { ...s, problem: `${CONSUMED}: the OS writes this slot; the firmware verifies it in full at apply and boots it only then` }
+      : s;
   const slots = {
-    A: slot(view.map.SLOT_A, record ? record.slots[0] : null),
-    B: slot(view.map.SLOT_B, record ? record.slots[1] : null),
+    A: released(slot(view.map.SLOT_A, record ? record.slots[0] : null), 0),
+    B: released(slot(view.map.SLOT_B, record ? record.slots[1] : null), 1),
     recovery: slot(view.map.RECOVERY, record ? record.recovery : null),
   };
   const keyStoreProblems = view.keystore.problems.flatMap((p, i) => (p ? [`key store copy ${i + 1}: ${p}`] : []));
@@ -78,8 +112,9 @@ export function firmwareStatus(view: FirmwareView): FirmwareStatus {
   }
   if (view.chip.hardware.ignored.length) warnings.push(`machine.json has fields fwup does not read (${view.chip.hardware.ignored.join(', ')}): they change nothing; trust lives in the key store`);
   if (warnings.some((w) => w.includes('next boot'))) warnings.push('boot the machine to repair it now: fwup machine boot');
+  const securityVersion = record ? effectiveFloor(view, record) : null;
   return {
-    record, recordProblems, securityVersion: record ? effectiveFloor(view, record) : null, slots, keyStoreProblems, mapProblems, nvram, warnings,
+    record, recordProblems, securityVersion, slots, keyStoreProblems, mapProblems, nvram, rollback: rollbackState(record, slots, securityVersion), warnings,
   };
 }
 

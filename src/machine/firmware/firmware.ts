@@ -13,7 +13,9 @@ import { effectiveFloor, headerVersion, regionHeader } from './firmware-state.js
 import { handOff } from './handoff.js';
 import { install, switchSlot } from './install.js';
 import { rebuildRecord, repairRecords } from './maintenance.js';
-import { requestProblem, stateProblem } from './request-check.js';
+import { requestProblem, requestRegion, stateProblem } from './request-check.js';
+import { activateInPlace, inPlaceSlot } from './in-place.js';
+import type { Region } from '../../storage/flash-map.js';
 import { verifyStagedImage } from './staged-image.js';
 import type { Measured } from './slot-check.js';
 
@@ -78,13 +80,19 @@ export function firmwareBoot(d: FirmwareDeps): Promise<BootReport> {
     for (const action of row.then) {
       switch (action) {
         case 'install': {
-          const r = install(view, record, facts.request!, facts.verdict!, log, d.phase);
+          // Staged in place: the slot was verified where it is; nothing is copied in the downtime.
+          log.hold();
+          const r = facts.region && facts.region !== view.map.STAGING
+            ? activateInPlace(view, record, facts.request!, facts.verdict!, log, d.phase)
+            : install(view, record, facts.request!, facts.verdict!, log, d.phase);
           record = r.record;
           if (r.ok) {
             installed = r.installed;
             verified.set(record.active, r.image);
-            clearRequest(view);
+            // The outcome and the cleared request: one NVRAM commit, after the activating boot-record update.
+            log.commit({ clearRequest: true });
           } else {
+            log.commit({ clearRequest: false });
             rejection = { status: r.status, reason: r.reason };
             refuse(view, record, facts.request, rejection, log);
           }
@@ -141,6 +149,8 @@ interface Facts {
   kind: RequestKind;
   request: UpdateRequest | null;
   verdict: ImageVerdict | null;
+  /** Where the request's image is: STAGING or the inactive slot staged in place (null: no usable request). */
+  region: Region | null;
   rejection: { status: LastAttemptStatus; reason: string } | null;
   stateError: string | null;
 }
@@ -156,8 +166,9 @@ async function gatherFacts(view: FirmwareView, record: BootRecord, d: FirmwareDe
     requestError = e instanceof Error ? e.message : String(e);
     kind = 'invalid';
   }
+  const inPlace = inPlaceSlot(view, record);
   if (request) {
-    requestError = requestProblem(request, view.map);
+    requestError = requestProblem(request, view.map, inPlace);
     if (requestError) kind = 'invalid';
     else if (request.flags & REQUEST_FLAGS.ROLLBACK) kind = 'rollback-warm';
     else if (request.flags & REQUEST_FLAGS.APPLY) kind = request.flags & REQUEST_FLAGS.WARM ? 'apply-warm' : 'apply-cold';
@@ -177,7 +188,8 @@ async function gatherFacts(view: FirmwareView, record: BootRecord, d: FirmwareDe
     // Version rules compare with the installed firmware's header (its lowest supported version).
     const active = regionHeader(view, slotRegion(view.map, record.active));
     const trust = view.trust;
-    const v = await verifyStagedImage(view, request, {
+    const region = requestRegion(request, view.map, inPlace)!;
+    const v = await verifyStagedImage(view, request, region, {
       platform: trust.platform,
       activeVersionNumber: active?.versionNumber ?? null,
       lowestSupportedVersion: active?.lowestSupportedVersion ?? 0,
@@ -186,7 +198,7 @@ async function gatherFacts(view: FirmwareView, record: BootRecord, d: FirmwareDe
       hasTrustedCerts: trust.certs.length > 0,
       imageTypeId: trust.imageTypeId || null,
       development: trust.development,
-      capacity: { image: view.map.STAGING.size, slot: Math.min(view.map.SLOT_A.size, view.map.SLOT_B.size) },
+      capacity: { image: region.size, slot: Math.min(view.map.SLOT_A.size, view.map.SLOT_B.size) },
     });
     image = v.ok ? 'valid' : 'invalid';
     if (v.ok) verdict = v.verdict;
@@ -197,7 +209,8 @@ async function gatherFacts(view: FirmwareView, record: BootRecord, d: FirmwareDe
       ? { status: LAST_ATTEMPT_STATUS.ERROR_UNSUCCESSFUL, reason: `saved state: ${stateError}` }
       : { status: LAST_ATTEMPT_STATUS.ERROR_PWR_EVT_AC, reason: 'RAM was lost before the warm reset' };
   }
-  return { boot: { cause: d.cause, request: kind, image, state }, kind, request, verdict, rejection, stateError };
+  const region = request && kind !== 'invalid' ? requestRegion(request, view.map, inPlace) : null;
+  return { boot: { cause: d.cause, request: kind, image, state }, kind, request, verdict, region, rejection, stateError };
 }
 
 /** 1. An update interrupted before activation: the inactive slot holds part of an image; undo. */
@@ -236,9 +249,10 @@ function revertUnconfirmed(view: FirmwareView, record: BootRecord, log: Firmware
 }
 
 function refuse(view: FirmwareView, record: BootRecord, request: UpdateRequest | null, r: { status: LastAttemptStatus; reason: string }, log: FirmwareLog): void {
+  log.hold();
   log.lastAttempt(r.status, request?.versionNumber ?? 0, request?.version ?? '');
   log.history('reject', headerVersion(view, record.active), request ? { number: request.versionNumber, display: request.version } : NO_VERSION, r.status, r.reason);
-  clearRequest(view);
+  log.commit({ clearRequest: true });
   log.event(`refused: ${r.reason}`);
 }
 

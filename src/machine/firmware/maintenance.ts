@@ -89,6 +89,9 @@ export async function rebuildRecord(view: FirmwareView, log: FirmwareLog): Promi
     active = order[0] as SlotId;
   }
   const chosen = slots[active]!;
+  // On a machine that stages in place the OS may have written the other slot: a rebuild cannot tell
+  // whether the firmware ever verified it at an apply, so it is not trusted (no rollback image).
+  if (view.trust.install === 'in-place') slots[active === 0 ? 1 : 0] = null;
   const record: BootRecord = {
     active, previous: active, trial: 0, trialBoots: 0, securityVersion: chosen.header.securityVersion,
     progress: 0, progressSlot: 0, progressVersion: 0,

@@ -1,24 +1,37 @@
 import { FwupError } from '../../errors/fwup-error.js';
-import type { FlashMap } from '../../storage/flash-map.js';
+import type { FlashMap, Region } from '../../storage/flash-map.js';
 import { KNOWN_REQUEST_FLAGS, REQUEST_FLAGS, type UpdateRequest } from '../../storage/variables.js';
 import { areaCrc, readSlot, saveAreaBytes, saveHeaderLayout } from '../state-save.js';
 
 /**
  * The firmware distrusts the OS: every field of the request record is checked (bounds, overflow, known
- * flags, format) before the firmware reads a byte it points at. Returns the reason it is unusable.
+ * flags, format) before the firmware reads a byte it points at. A request may point at STAGING, or at
+ * `inPlace` (the inactive slot the firmware released for staging in place; null when there is none),
+ * where it must name a .fwup image at the slot's start. Returns the reason it is unusable.
  */
-export function requestProblem(r: UpdateRequest, map: FlashMap): string | null {
+export function requestProblem(r: UpdateRequest, map: FlashMap, inPlace: Region | null = null): string | null {
   if ((r.flags & ~KNOWN_REQUEST_FLAGS) !== 0) return `unknown request flags 0x${r.flags.toString(16)}`;
   if (r.flags & REQUEST_FLAGS.ROLLBACK) {
     return r.imageLength === 0 && r.imageOffset === 0 ? null : 'a rollback request must not name an image';
   }
-  if (r.regionOffset !== map.STAGING.offset) return `request points at flash offset 0x${r.regionOffset.toString(16)}, not at STAGING (0x${map.STAGING.offset.toString(16)})`;
+  const region = requestRegion(r, map, inPlace);
+  if (!region) {
+    return `request points at flash offset 0x${r.regionOffset.toString(16)}, not at STAGING (0x${map.STAGING.offset.toString(16)})${inPlace ? ` nor at the inactive slot ${inPlace.name} (0x${inPlace.offset.toString(16)})` : ''}`;
+  }
   if (r.imageLength === 0) return 'request names an empty image';
   // Plain numbers: both fields are u32, so the sum cannot lose precision.
-  if (r.imageOffset + r.imageLength > map.STAGING.size) {
-    return `request image [${r.imageOffset}, +${r.imageLength}) runs outside STAGING (${map.STAGING.size} bytes)`;
+  if (r.imageOffset + r.imageLength > region.size) {
+    return `request image [${r.imageOffset}, +${r.imageLength}) runs outside ${region.name} (${region.size} bytes)`;
   }
   if (r.imageFormat < 1 || r.imageFormat > 3) return `unknown image format ${r.imageFormat}`;
+  if (region !== map.STAGING && (r.imageOffset !== 0 || r.imageFormat !== 1)) return `an image staged in place must be a .fwup at the start of ${region.name}`;
+  return null;
+}
+
+/** The region a request's image is in: STAGING or the released inactive slot (null: neither). */
+export function requestRegion(r: UpdateRequest, map: FlashMap, inPlace: Region | null): Region | null {
+  if (r.regionOffset === map.STAGING.offset) return map.STAGING;
+  if (inPlace && r.regionOffset === inPlace.offset) return inPlace;
   return null;
 }
 

@@ -1,5 +1,6 @@
 import { FwupError } from '../../errors/fwup-error.js';
-import type { BootRecord } from '../../storage/boot-record.js';
+import { NO_DIGEST, PROGRESS, type BootRecord } from '../../storage/boot-record.js';
+import type { Region } from '../../storage/flash-map.js';
 import type { StoreUsage } from '../../storage/nvram/variable-store.js';
 import {
   LAST_ATTEMPT_STATUS, OS_WRITABLE_VARIABLES, slotName, updateRequestCodec, VARIABLE,
@@ -13,6 +14,7 @@ import { confirmedSlot, effectiveFloor, regionHeader } from './firmware-state.js
 import { checkSlot } from './slot-check.js';
 import { copyImage } from './slot-copy.js';
 import { firmwareStatus, type FirmwareStatus } from './firmware-status.js';
+import { withSlot } from './install.js';
 
 export interface ActiveFirmware {
   slot: 'A' | 'B';
@@ -136,6 +138,36 @@ export class RuntimeServices {
       v.records.write({ ...r, trial: 0, trialBoots: 0, securityVersion, recovery: check.sha256 });
       new FirmwareLog(v, this.now).history('confirm', verOf(check.header), verOf(check.header), 0, `slot ${slotName(slot)} confirmed`);
       return { securityVersion };
+    });
+  }
+
+  /**
+   * Staging in place (Android's boot control "set slot as unbootable" before update_engine writes it):
+   * on a machine provisioned for it, and with no trial running (the inactive slot is then the one a
+   * trial reverts to), the firmware records in one atomic boot-record update that the inactive slot no
+   * longer holds an image it trusts — the rollback image is given up here, before its first byte
+   * changes — and opens that slot, and only it, to the OS view until the next reset.
+   */
+  releaseInactiveSlot(versionNumber: number): Region {
+    return this.call((v) => {
+      if (v.trust.install !== 'in-place') {
+        throw new FwupError('FLASH_WRITE_PROTECTED', 'this machine installs by copy: the OS may not write a firmware slot', {
+          hint: 'stage into STAGING (the machine was made with `machine init --install copy`)',
+        });
+      }
+      const r = requireRecord(v);
+      if (r.trial === 1) {
+        throw new FwupError('TARGET_BUSY', `slot ${slotName(r.active)} is on trial: the inactive slot is the firmware a revert needs, it cannot be staged into`, {
+          hint: 'confirm the trial (a good `fwup apply` does) or let it revert, then stage again; nothing was changed',
+        });
+      }
+      const slot = (r.active === 0 ? 1 : 0) as SlotId;
+      if (r.progress !== PROGRESS.OS_STAGING || r.progressSlot !== slot || r.slots[slot] !== NO_DIGEST || r.progressVersion !== versionNumber) {
+        v.records.write({ ...r, progress: PROGRESS.OS_STAGING, progressSlot: slot, progressVersion: versionNumber, slots: withSlot(r.slots, slot, NO_DIGEST) });
+      }
+      const region = slotRegion(v.map, slot);
+      this.chip.controller.grantOs(region);
+      return region;
     });
   }
 

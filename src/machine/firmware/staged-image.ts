@@ -3,6 +3,7 @@ import type { ImageVerdict } from '../../image/format.js';
 import { checkPolicy, type PolicyFacts } from '../../image/policy.js';
 import { formatById, verifyImage } from '../../image/registry.js';
 import { RegionSource } from '../../storage/region-source.js';
+import type { Region } from '../../storage/flash-map.js';
 import { LAST_ATTEMPT_STATUS, REQUEST_FLAGS, type LastAttemptStatus, type UpdateRequest } from '../../storage/variables.js';
 import { isPowerCut } from '../../storage/fault-flash.js';
 import type { FirmwareView } from './firmware-view.js';
@@ -28,16 +29,17 @@ export function statusFor(e: FwupError): LastAttemptStatus {
 }
 
 /**
- * The firmware re-verifies the image it is about to write, trusting nothing the OS checked: the bytes
- * in STAGING are read once through the same verifier `stage` used (structure, digests, signature
- * against the firmware's own trust anchors), must hash to the request's SHA-256 (the image the OS
- * staged, not another one put there since), and pass the same policy, size rule included.
+ * The firmware re-verifies the image it is about to install, trusting nothing the OS checked: the bytes
+ * in `region` (STAGING, or the inactive slot staged in place) are read once through the same verifier
+ * `stage` used (structure, digests, signature against the firmware's own trust anchors), must hash to
+ * the request's SHA-256 (the image the OS staged, not another one put there since), and pass the same
+ * policy, size rule included.
  */
-export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, facts: PolicyFacts): Promise<StagedVerdict> {
+export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, region: Region, facts: PolicyFacts): Promise<StagedVerdict> {
   try {
     const format = formatById(r.imageFormat);
     if (!format) throw new FwupError('IMAGE_UNKNOWN_FORMAT', `the request names image format ${r.imageFormat}`);
-    const src = new RegionSource(view.flash, view.map.STAGING, r.imageOffset, r.imageLength);
+    const src = new RegionSource(view.flash, region, r.imageOffset, r.imageLength);
     const trust = view.trust;
     const verdict = await verifyImage(src, {
       format,
@@ -45,7 +47,7 @@ export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, fa
       raw: { version: r.version, versionNumber: r.versionNumber, platform: null, lowestSupportedVersion: 0, securityVersion: 0 },
     });
     if (verdict.fileSha256 !== r.imageSha256.toString('hex')) {
-      throw new FwupError('IMAGE_SHA256', 'STAGING does not hold the image the request names (SHA-256 mismatch): damaged or replaced after staging');
+      throw new FwupError('IMAGE_SHA256', `${region.name} does not hold the image the request names (SHA-256 mismatch): damaged or replaced after staging`);
     }
     const refusal = checkPolicy(verdict.report, facts, {
       allowOlder: (r.flags & REQUEST_FLAGS.ALLOW_OLDER) !== 0,

@@ -136,6 +136,33 @@ export class VariableStore {
   }
 
   /**
+   * Sets and deletes as one commit point, in `set`'s order per variable (old records in transition, new
+   * ones appended, a barrier, the deletions, a sync): two syncs in all. A cut leaves each variable old or
+   * new, as between separate `set`s. One at a time when the store needs a reclaim first.
+   */
+  commit(ops: ReadonlyArray<{ name: string; data: Uint8Array | null }>): void {
+    this.requireWritable();
+    for (const o of ops) if (o.data) checkVariable(o.name, o.data);
+    if (new Set(ops.map((o) => o.name)).size !== ops.length) throw new Error('one commit names a variable once');
+    this.finishDeletions();
+    const live = this.live();
+    const sets = ops.filter((o): o is { name: string; data: Uint8Array } => o.data !== null && !(live.get(o.name)?.crcOk && live.get(o.name)!.data.equals(o.data)));
+    const deletes = ops.filter((o) => o.data === null && live.has(o.name));
+    const encoded = sets.map((o) => ({ name: o.name, data: Buffer.from(o.data), bytes: encodeRecord(o.name, Buffer.from(o.data), 0xff) }));
+    if (this.dirtyTail || this.end + encoded.reduce((n, e) => n + e.bytes.length, 0) > this.base.size) {
+      for (const o of ops) void (o.data ? this.set(o.name, o.data) : this.delete(o.name));
+      return;
+    }
+    const replaced = encoded.map((e) => live.get(e.name)).filter((r): r is Record => r !== undefined);
+    for (const old of replaced) if (old.status === 'added') this.programState(old, old.state & RECORD_STATE.IN_DELETED_TRANSITION_MASK);
+    for (const e of encoded) this.append(e.name, e.data, e.bytes);
+    const olds = [...replaced, ...deletes.map((o) => live.get(o.name)!)];
+    if (encoded.length && olds.length) this.flash.sync(); // the barrier
+    for (const old of olds) this.programState(old, old.state & RECORD_STATE.DELETED_MASK);
+    if (encoded.length || olds.length) this.flash.sync();
+  }
+
+  /**
    * Whether `set(name, <dataLength bytes>)` can succeed (through a reclaim if need be), so a caller can
    * refuse before it writes anything else.
    */

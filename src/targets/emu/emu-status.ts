@@ -36,11 +36,13 @@ export function emuStatus(p: Platform, spec: string): EmuStatus {
   const warnings = [...fw.warnings];
   let staged: StagedSummary | null = null;
   let stagedProblem: string | null = null;
+  let stagedIn: string | null = null;
   try {
     const r = s.request();
     if (r) {
       staged = requestSummary(r);
       if (r.imageFormat === 1) staged.payloadSha256 = stagedPayloadSha(p, r);
+      stagedIn = r.regionOffset === p.map.STAGING.offset ? 'STAGING' : r.regionOffset === p.map.SLOT_A.offset ? 'SLOT_A' : r.regionOffset === p.map.SLOT_B.offset ? 'SLOT_B' : null;
     }
   } catch (e) {
     if (!(e instanceof FwupError)) throw e;
@@ -59,7 +61,7 @@ export function emuStatus(p: Platform, spec: string): EmuStatus {
     kind: 'emu',
     machine: {
       dir: p.dir, platform: trust.platform || '(key store damaged)', cpus: p.hardware.cpus, ramBytes: p.hardware.ramBytes, flashBytes: p.hardware.flash.size,
-      development: trust.development, imageTypeId: trust.imageTypeId,
+      development: trust.development, imageTypeId: trust.imageTypeId, install: trust.install,
       trustedKeys: trust.keys.map((k) => ({ name: k.name, keyId: k.keyId })), trustedCerts: trust.certs.map((c) => ({ name: c.name })),
       runningPid: runningServicePid(p.dir), busyPid: lockPid !== null && processAlive(lockPid) ? lockPid : null, poweredOff,
     },
@@ -67,9 +69,11 @@ export function emuStatus(p: Platform, spec: string): EmuStatus {
       ? {
           activeSlot: slotName(record.active), version: active.version, versionNumber: active.versionNumber, trial: record.trial === 1,
           previousSlot: slotName(record.previous), slots: { A: fw.slots.A, B: fw.slots.B }, recovery: fw.slots.recovery,
+          rollback: fw.rollback,
         }
       : null,
     staged,
+    stagedIn,
     stagedProblem,
     lastAttempt: last
       ? { status: last.status, statusName: lastAttemptStatusName(last.status), version: last.version, versionNumber: last.versionNumber, time: new Date(Number(last.time)).toISOString() }
@@ -95,8 +99,10 @@ export function emuHistory(p: Platform): HistoryItem[] {
 }
 
 function stagedPayloadSha(p: Platform, r: UpdateRequest): string | null {
+  const region = [p.map.STAGING, p.map.SLOT_A, p.map.SLOT_B].find((g) => g.offset === r.regionOffset);
+  if (!region) return null;
   try {
-    return parseFwupHeader(readHeader(new RegionSource(p.flash, p.map.STAGING, r.imageOffset, r.imageLength))).payloadSha256;
+    return parseFwupHeader(readHeader(new RegionSource(p.flash, region, r.imageOffset, r.imageLength))).payloadSha256;
   } catch {
     return null;
   }
