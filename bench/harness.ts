@@ -19,6 +19,8 @@ export interface BenchRow {
   ratioMeaning?: string;
   target?: string;
   pass?: boolean;
+  /** Why the case could not run here (a missing program); `value` is then NaN. */
+  skipped?: string;
   extra?: Record<string, unknown>;
 }
 
@@ -68,9 +70,10 @@ export async function writeResults(fresh: BenchRow[], meta: Record<string, unkno
     '',
     '| suite | case | fwup | baseline | ratio | target | pass |',
     '|---|---|---:|---:|---:|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.suite} | ${r.case} | ${fmt(r.value)} ${r.unit} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.unit}` : ''} | ${
+    ...rows.map((r) =>
+      r.skipped
+        ? `| ${r.suite} | ${r.case} | skipped: ${r.skipped} | | | ${r.target ?? ''} | |`
+        : `| ${r.suite} | ${r.case} | ${fmt(r.value)} ${r.unit} | ${r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.unit}` : ''} | ${
           r.ratio !== undefined ? `${fmt(r.ratio)}× ${r.ratioMeaning ?? ''}` : ''
         } | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'yes' : '**no**'} |`,
     ),

@@ -10,11 +10,14 @@ import { redfishBench } from './redfish.js';
 import { fleetBench } from './fleet.js';
 import { downtimeBench } from './downtime.js';
 import { flashDowntimeSvg } from './downtime-svg.js';
+import { uefiBench } from './uefi.js';
+import { verifyBench } from './verify.js';
 
 /** npm run bench [suite ...]: every suite compares against a baseline measured in the same run. */
 const SUITES: Record<string, () => Promise<BenchRow[]>> = {
   startup: () => startupBench(),
   stage: () => stageBench(),
+  verify: () => verifyBench(),
   apply: async () => {
     const { rows, series } = await applyBench();
     await mkdir(RESULTS_DIR, { recursive: true });
@@ -30,6 +33,7 @@ const SUITES: Record<string, () => Promise<BenchRow[]>> = {
   flashrom: () => flashromBench(),
   redfish: () => redfishBench(),
   fleet: () => fleetBench(),
+  uefi: () => uefiBench(),
 };
 
 const wanted = process.argv.slice(2);
@@ -39,6 +43,10 @@ for (const [name, run] of Object.entries(SUITES)) {
   process.stderr.write(`bench: ${name}…\n`);
   const r = await run();
   for (const row of r) {
+    if (row.skipped) {
+      process.stderr.write(`  ${row.case}: skipped (${row.skipped})\n`);
+      continue;
+    }
     process.stderr.write(`  ${row.case}: ${row.value.toFixed(1)} ${row.unit}${row.ratio !== undefined ? ` (${row.ratio.toFixed(2)}× ${row.ratioMeaning})` : ''}${row.pass === false ? '  ** target missed **' : ''}\n`);
   }
   rows.push(...r);

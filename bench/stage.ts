@@ -58,7 +58,7 @@ export async function stageBench(sizesMiB = [1, 16, 64], runs = 5): Promise<Benc
       rows.push({
         suite: 'stage', case: `${mib} MiB image (verify, program, read-back)`, value: f, unit: 'ms',
         baseline: { name: 'dd conv=fsync', value: d }, ratio: f / d, ratioMeaning: 'of dd',
-        target: mib === 16 ? '≤ 5× dd' : undefined, pass: mib === 16 ? f / d <= 5 : undefined,
+        target: mib === 16 ? '≤ 3× dd' : undefined, pass: mib === 16 ? f / d <= 3 : undefined,
         extra: { fwupMiBps: size / MiB / (f / 1000), ddMiBps: size / MiB / (d / 1000), runs },
       });
       const u = median(restage);

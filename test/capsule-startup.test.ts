@@ -8,9 +8,10 @@ import { EXIT } from '../src/errors/exit-codes.js';
 
 /**
  * Start-up time of `fwup --version` and `fwup inspect x.fwup` is a measured requirement, so capsule
- * code's dependency pkijs (~1 MB) must be loaded only on capsule paths. A module-resolution hook that
- * refuses pkijs and asn1js proves which commands never ask for them (and, by the capsule command that
- * then fails, that the hook works).
+ * code's dependency pkijs (~1 MB) must be loaded only on capsule paths. bin/fwup.js loads pkijs and
+ * asn1js from their own bundle (dist/bundle/cli/pkcs7-vendor.js), library code imports the packages: a
+ * preload that refuses to read that bundle and a module-resolution hook that refuses the packages prove
+ * which commands never ask for them (and, by the capsule command that then fails, that the hooks work).
  */
 test('start-up: --version and inspect of a .fwup image never load pkijs; a capsule signature check does', async () => {
   const { dir, cleanup } = await tempDir();
@@ -18,7 +19,14 @@ test('start-up: --version and inspect of a .fwup image never load pkijs; a capsu
     const hook = join(dir, 'refuse-pkijs.mjs');
     const resolver = "export async function resolve(s, c, next) { if (s === 'pkijs' || s === 'asn1js') throw new Error('REFUSED ' + s); return next(s, c); }";
     await writeFile(hook, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}));\n`);
-    const env = { NODE_OPTIONS: `--import=${hook}` };
+    const bundleHook = join(dir, 'refuse-pkcs7-bundle.cjs');
+    await writeFile(bundleHook, [
+      "const fs = require('node:fs');",
+      'const read = fs.readFileSync;',
+      "fs.readFileSync = function (p, ...rest) { if (String(p).endsWith('pkcs7-vendor.js')) throw new Error('REFUSED pkijs (its bundle)'); return read.call(this, p, ...rest); };",
+      '',
+    ].join('\n'));
+    const env = { NODE_OPTIONS: `--require=${bundleHook} --import=${hook}` };
     const fwupImage = join(REPO_ROOT, 'fixtures', 'images', 'fw-2.0.0-signed.fwup');
     const key = join(REPO_ROOT, 'fixtures', 'keys', 'test-release.pub');
 

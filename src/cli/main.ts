@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { availableParallelism as osAvailableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EXIT, EXIT_MEANINGS, type ExitCode } from '../errors/exit-codes.js';
@@ -19,6 +20,8 @@ import { VERSION } from './version.js';
 export interface OutStream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** The stream behind it, where this wraps one: a terminal progress display draws on it. */
+  readonly stream?: NodeJS.WriteStream;
 }
 
 export interface Io {
@@ -219,7 +222,7 @@ function makeContext(io: Io, g: GlobalOptions): Context {
     // Lazily bound so that ora is loaded only by a command that shows progress.
     progress = {
       start: (label, total) => {
-        const task = import('./progress.js').then((m) => m.terminalProgress(io.stderr as NodeJS.WriteStream, g.color && !io.env.NO_COLOR).start(label, total));
+        const task = import('./progress.js').then((m) => m.terminalProgress(io.stderr.stream ?? (io.stderr as NodeJS.WriteStream), g.color && !io.env.NO_COLOR).start(label, total));
         return {
           update: (d, t) => void task.then((x) => x.update(d, t)),
           succeed: (t) => void task.then((x) => x.succeed(t)),
@@ -294,13 +297,7 @@ export type { CommandSpec };
 
 /** Entry point used by bin/fwup.js. */
 export async function runFromProcess(): Promise<void> {
-  // `fwup … | head`: the reader went away. Stop writing instead of dying on an unhandled EPIPE.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-      stream.destroy();
-    });
-  }
+  quietOnEpipe(process.stdout);
   // The first Ctrl-C or SIGTERM asks the running command to stop at its next safe point (it then says
   // what was interrupted and what state the target is in); a second one stops at once.
   const abort = new AbortController();
@@ -312,13 +309,68 @@ export async function runFromProcess(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.exitCode = await main({
     signal: abort.signal,
-    stdin: process.stdin,
+    stdin: lazyStdin(),
     argv: process.argv.slice(2),
     env: process.env,
     cwd: process.cwd(),
     stdout: process.stdout,
-    stderr: process.stderr,
+    stderr: lazyStderr(),
     selfCommand: [process.execPath, process.argv[1] ?? ''],
     uid: process.getuid?.() ?? -1,
   });
+}
+
+/**
+ * process.stdin, created only when a command reads it (`-` for a file): creating it builds a stream
+ * (for a file or /dev/null an fs.ReadStream that loads fs/promises and readline), about 1 ms of every
+ * cold start of commands that never read it.
+ */
+function lazyStdin(): AsyncIterable<Buffer | string> & { readonly isTTY?: boolean } {
+  return {
+    get isTTY() {
+      return process.stdin.isTTY;
+    },
+    [Symbol.asyncIterator]: () => process.stdin[Symbol.asyncIterator](),
+  };
+}
+
+/** `fwup … | head`: the reader went away. Stop writing instead of dying on an unhandled EPIPE. */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stream.destroy();
+  });
+}
+
+/**
+ * process.stderr, created when something is written to it or a terminal is asked for: on a pipe it is
+ * a net.Socket, whose module costs a command that writes nothing there (a successful inspect) 1-2 ms
+ * of its start. Only a character device can be a terminal, so isTTY looks at the descriptor first.
+ */
+function lazyStderr(): OutStream {
+  let real: NodeJS.WriteStream | null = null;
+  const stream = (): NodeJS.WriteStream => {
+    if (!real) {
+      real = process.stderr;
+      quietOnEpipe(real);
+    }
+    return real;
+  };
+  return {
+    write: (s) => stream().write(s),
+    get isTTY() {
+      return mayBeTerminal(2) && Boolean(stream().isTTY);
+    },
+    get stream() {
+      return stream();
+    },
+  };
+}
+
+function mayBeTerminal(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
 }

@@ -33,40 +33,57 @@ export class RegionWriter {
   private at: number;
   private readonly stats: RegionWriteStats = { bytes: 0, blocks: 0, unchanged: 0, programmedOnly: 0, erased: 0 };
   private readonly readBack = createHash('sha256');
+  /** What a group's blocks hold before and after the write: read into these, reused for every group. */
+  private readonly before: Buffer;
+  private readonly after: Buffer;
 
   constructor(private readonly flash: Flash, private readonly region: Region, startOffset = 0) {
     const b = flash.geometry.blockSize;
     if (startOffset % b !== 0) throw new Error('region writes start on a block boundary');
     this.at = startOffset;
     this.pending = Buffer.allocUnsafe(Math.max(GROUP_BYTES, b));
+    this.before = Buffer.allocUnsafe(Math.ceil(this.pending.length / b) * b);
+    this.after = Buffer.allocUnsafe(this.pending.length);
   }
 
   write(chunk: Uint8Array): void {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const group = this.pending.length;
     let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(this.pending.length - this.fill, chunk.length - off);
-      this.pending.set(chunk.subarray(off, off + n), this.fill);
+    while (off < bytes.length) {
+      // Whole groups straight from the caller's chunk (no copy); only a partial group waits in `pending`.
+      if (this.fill === 0 && bytes.length - off >= group) {
+        this.flushGroup(bytes.subarray(off, off + group));
+        off += group;
+        continue;
+      }
+      const n = Math.min(group - this.fill, bytes.length - off);
+      this.pending.set(bytes.subarray(off, off + n), this.fill);
       this.fill += n;
       off += n;
-      if (this.fill === this.pending.length) this.flushGroup();
+      if (this.fill === group) this.flushPending();
     }
   }
 
   finish(): RegionWriteResult {
-    if (this.fill > 0) this.flushGroup();
+    if (this.fill > 0) this.flushPending();
     return { ...this.stats, readBackSha256: this.readBack.digest('hex') };
   }
 
-  private flushGroup(): void {
+  private flushPending(): void {
+    this.flushGroup(this.pending.subarray(0, this.fill));
+    this.fill = 0;
+  }
+
+  private flushGroup(data: Buffer): void {
     const b = this.flash.geometry.blockSize;
-    const len = this.fill;
+    const len = data.length;
     const start = this.region.offset + this.at;
     if (this.at + len > this.region.size) {
       throw new FwupError('POLICY_TOO_LARGE', `${this.region.name} is ${this.region.size} bytes; the image does not fit`);
     }
     const blocks = Math.ceil(len / b);
-    const current = this.flash.read(start, blocks * b);
-    const data = this.pending.subarray(0, len);
+    const current = this.flash.read(start, blocks * b, this.before);
     type Action = 'skip' | 'program' | 'erase';
     const actions: Action[] = [];
     for (let i = 0; i < blocks; i++) {
@@ -100,7 +117,7 @@ export class RegionWriter {
       i = j;
     }
     if (actions.some((a) => a !== 'skip')) {
-      const back = this.flash.read(start, len);
+      const back = this.flash.read(start, len, this.after);
       if (!back.equals(data)) {
         let k = 0;
         while (back[k] === data[k]) k++;
@@ -120,7 +137,6 @@ export class RegionWriter {
     }
     this.stats.bytes += len;
     this.at += blocks * b;
-    this.fill = 0;
   }
 }
 
