@@ -14,6 +14,7 @@ import { loadCertificateFiles } from './cert-files.js';
 import { resolvePath, type Context } from './context.js';
 import { readFileOrFail, writeAll, writeFileAtomic } from './files.js';
 import { loadSigner } from './pack-capsule.js';
+import { sha256Hex } from '../util/digest.js';
 
 export interface CabinetPackRequest {
   payload: string;
@@ -74,7 +75,7 @@ export async function packCabinet(ctx: Context, req: CabinetPackRequest): Promis
   const metainfo = req.metainfo ? await readFileOrFail(resolvePath(ctx, req.metainfo), 'read metainfo') : Buffer.from(generatedMetainfo(req, inner.report, payload, payloadName, now));
   const signer = req.signerCert ? await loadSigner(ctx, { signerCert: req.signerCert, signerKey: req.signerKey, otherCerts: [...req.otherCerts] }) : null;
   const blobs = async (data: Buffer): Promise<JcatBlobSpec[]> => [
-    { kind: JCAT_KIND.sha256, data: createHash('sha256').update(data).digest('hex') },
+    { kind: JCAT_KIND.sha256, data: sha256Hex(data) },
     ...(signer ? [{ kind: JCAT_KIND.pkcs7, data: pkcs7Pem(await signer.sign(data)) }] : []),
   ];
   const jcat = buildJcat([
@@ -100,13 +101,13 @@ export async function packCabinet(ctx: Context, req: CabinetPackRequest): Promis
   }
   await writeFileAtomic(outPath, (fh) => writeAll(fh, bytes, 0), { exclusive: !req.force });
   const written = await readFileOrFail(outPath, 'read back');
-  const fileSha256 = createHash('sha256').update(bytes).digest('hex');
-  if (createHash('sha256').update(written).digest('hex') !== fileSha256) {
+  const fileSha256 = sha256Hex(bytes);
+  if (sha256Hex(written) !== fileSha256) {
     throw new FwupError('FILE_IO', `${outPath} does not hold what was written`, { hint: 'check the disk, then pack again' });
   }
   return {
     output: outPath, format: 'cabinet', size: bytes.length, fileSha256,
-    files: files.map((f) => ({ name: f.name, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })),
+    files: files.map((f) => ({ name: f.name, size: f.data.length, sha256: sha256Hex(f.data) })),
     id: cab.metainfo.id, version: cab.release.version, provides: cab.metainfo.provides, signed: signer !== null,
   };
 }
@@ -126,7 +127,7 @@ function generatedMetainfo(req: CabinetPackRequest, inner: Awaited<ReturnType<ty
     description: req.description ?? null, payloadName, date: now,
     checksums: [
       { type: 'sha1', value: createHash('sha1').update(payload).digest('hex') },
-      { type: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+      { type: 'sha256', value: sha256Hex(payload) },
     ],
   });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FwupError } from '../errors/fwup-error.js';
 
 /**
@@ -61,4 +62,27 @@ export async function streamSource(
     opts.onProgress?.(pos - start, end - start);
     if (((pos - start) % YIELD_EVERY) < n && pos < end) await new Promise((done) => setImmediate(done));
   }
+}
+
+/**
+ * A whole source in one buffer, for a format parsed in memory (a capsule, a cabinet): read once in
+ * chunks (each handed to `onChunk`, progress and checkpoint as the streaming verifiers do), the
+ * SHA-256 of every byte computed as it is read.
+ */
+export async function readWhole(
+  src: ByteSource,
+  opts: { onChunk?: (chunk: Buffer, offset: number) => void | Promise<void>; onProgress?: (done: number, total: number) => void; checkpoint?: () => void },
+): Promise<{ bytes: Buffer; sha256: string }> {
+  const bytes = Buffer.allocUnsafe(src.size);
+  const file = createHash('sha256');
+  for (let pos = 0; pos < src.size; ) {
+    opts.checkpoint?.();
+    const n = Math.min(CHUNK_BYTES, src.size - pos);
+    const chunk = src.read(pos, n, bytes.subarray(pos, pos + n));
+    file.update(chunk);
+    if (opts.onChunk) await opts.onChunk(chunk, pos);
+    pos += n;
+    opts.onProgress?.(pos, src.size);
+  }
+  return { bytes, sha256: file.digest('hex') };
 }

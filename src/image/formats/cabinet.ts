@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { FwupError } from '../../errors/fwup-error.js';
-import { BufferSource, CHUNK_BYTES } from '../byte-source.js';
+import { BufferSource, readWhole } from '../byte-source.js';
 import { DEFAULT_CAB_LIMITS, readCabinet } from '../cab/cab-read.js';
 import type { ImageFormat, VerifyOptions } from '../format.js';
 import { cabinetChecks, rawFromRelease } from '../lvfs/cabinet-checks.js';
@@ -12,6 +11,7 @@ import { parseMetainfo } from '../lvfs/metainfo.js';
 import type { RawMetadata } from '../raw-format.js';
 import { verifyImage } from '../registry.js';
 import type { ImageReport } from '../report.js';
+import { sha256Hex } from '../../util/digest.js';
 
 // The signature alone: a cabinet with a bad reserved field is still a cabinet, refused with that rule.
 const CAB_MAGIC = Buffer.from('MSCF', 'latin1');
@@ -33,17 +33,7 @@ export const cabinetFormat: ImageFormat = {
   maxBytes: DEFAULT_CAB_LIMITS.maxCabinetBytes,
 
   async verify(src, opts) {
-    const bytes = Buffer.allocUnsafe(src.size);
-    const file = createHash('sha256');
-    for (let pos = 0; pos < src.size; ) {
-      opts.checkpoint?.();
-      const n = Math.min(CHUNK_BYTES, src.size - pos);
-      const chunk = src.read(pos, n, bytes.subarray(pos, pos + n));
-      file.update(chunk);
-      if (opts.onChunk) await opts.onChunk(chunk, pos);
-      pos += n;
-      opts.onProgress?.(pos, src.size);
-    }
+    const { bytes, sha256: fileSha256 } = await readWhole(src, opts);
     const cab = readCabinet(new BufferSource(bytes, src.name));
     const meta = metadataFiles(cab);
     const metainfo = parseMetainfo(meta.metainfo.data, `${src.name}: ${meta.metainfo.name}`);
@@ -60,7 +50,7 @@ export const cabinetFormat: ImageFormat = {
     });
     const checks = cabinetChecks(parts, metainfo, jcat?.items ?? null, inner.report);
     const cabinet: CabinetReport = {
-      files: cab.files.map((f) => ({ name: f.name, size: f.size, sha256: createHash('sha256').update(f.data).digest('hex'), role: parts.roleOf(f.name), modified: f.modified })),
+      files: cab.files.map((f) => ({ name: f.name, size: f.size, sha256: sha256Hex(f.data), role: parts.roleOf(f.name), modified: f.modified })),
       folders: cab.folders.map((f) => ({ compression: f.compression, blocks: f.blocks, compressedSize: f.compressedSize, uncompressedSize: f.uncompressedSize })),
       metainfo: { ...metainfo, file: meta.metainfo.name },
       release: { version: parts.release.version, versionFormat: metainfo.versionFormat },
@@ -70,7 +60,7 @@ export const cabinetFormat: ImageFormat = {
       checks,
       inner: inner.report,
     };
-    return { format: cabinetFormat, report: cabinetImageReport(cabinet, src.size), fileSha256: file.digest('hex'), fileSize: src.size, payload: { name: parts.payload.name, bytes: parts.payload.data, verdict: inner } };
+    return { format: cabinetFormat, report: cabinetImageReport(cabinet, src.size), fileSha256, fileSize: src.size, payload: { name: parts.payload.name, bytes: parts.payload.data, verdict: inner } };
   },
 
   slotHeader() {

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { checkCapsuleHeader, parseCapsule, signedContent } from '../capsule-format.js';
 import { capsuleHeaderLayout } from '../capsule-layouts.js';
 import { capsuleImageReport } from '../capsule-report.js';
 import { loadTrustStore, verifyCapsuleSignature, type CapsuleSignatureVerdict } from '../capsule-verify.js';
-import { CHUNK_BYTES } from '../byte-source.js';
+import { readWhole } from '../byte-source.js';
 import type { ImageFormat } from '../format.js';
 import { payloadSlotHeader } from './raw.js';
 
@@ -25,17 +24,7 @@ export const capsuleFormat: ImageFormat = {
   async verify(src, opts) {
     const head = src.read(0, Math.min(src.size, capsuleHeaderLayout.size), Buffer.allocUnsafe(capsuleHeaderLayout.size));
     checkCapsuleHeader(Buffer.from(head), src.size);
-    const bytes = Buffer.allocUnsafe(src.size);
-    const file = createHash('sha256');
-    for (let pos = 0; pos < src.size; ) {
-      opts.checkpoint?.();
-      const n = Math.min(CHUNK_BYTES, src.size - pos);
-      const chunk = src.read(pos, n, bytes.subarray(pos, pos + n));
-      file.update(chunk);
-      if (opts.onChunk) await opts.onChunk(chunk, pos);
-      pos += n;
-      opts.onProgress?.(pos, src.size);
-    }
+    const { bytes, sha256: fileSha256 } = await readWhole(src, opts);
     const parsed = parseCapsule(bytes);
     const certs = opts.trust.certs;
     const store = certs && certs.length > 0 ? await loadTrustStore(certs) : null;
@@ -44,7 +33,7 @@ export const capsuleFormat: ImageFormat = {
       const content = signedContent(bytes, p);
       verdicts.push(p.auth && content ? await verifyCapsuleSignature(p.auth.certData, content, store) : null);
     }
-    return { format: capsuleFormat, report: capsuleImageReport(parsed, verdicts), fileSha256: file.digest('hex'), fileSize: src.size };
+    return { format: capsuleFormat, report: capsuleImageReport(parsed, verdicts), fileSha256, fileSize: src.size };
   },
 
   slotHeader: (report, platform) => payloadSlotHeader(report, platform),
