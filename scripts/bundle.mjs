@@ -34,6 +34,7 @@ const common = {
 };
 await build({ ...common, entryPoints: ['dist/src/cli/main.js'], outfile: `${outdir}/main.js` });
 await build({ ...common, entryPoints: ['dist/src/machine/cpu-worker.js'], outfile: `${outdir}/cpu-worker.js` });
+await build({ ...common, entryPoints: ['dist/src/machine/sha256-engine-worker.js'], outfile: `${outdir}/sha256-engine-worker.js` });
 // pkijs and asn1js in one CommonJS file of their own (one asn1js for both), which bin/fwup.js compiles
 // with a code cache when a capsule signature is checked; as ES modules Node compiled them afresh each
 // time (tens of ms of a uefi stage). Tests and library use still import() the packages.

@@ -14,6 +14,9 @@ import { exitCodeFor } from '../src/errors/codes.js';
 import { REPO_ROOT, tempDir, prngBytes, xorByte } from './helpers/cli.js';
 import { FIXTURE_IMAGES, fixturePayload } from './helpers/fixture-spec.js';
 import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { fwupFormat } from '../src/image/formats/fwup.js';
+import { BufferSource } from '../src/image/byte-source.js';
 
 const FIX = join(REPO_ROOT, 'fixtures');
 const manifest = JSON.parse(await readFile(join(FIX, 'images', 'manifest.json'), 'utf8')) as Array<{ file: string; sha256: string; size: number; payloadSha256: string }>;
@@ -174,6 +177,23 @@ test('reject: payload CRC and SHA-256 mismatch are reported with the full header
   const r2 = (await readBytes(fixCrc(sh), [])).report;
   assert.equal(r2.checks.payloadCrc, 'ok');
   assert.equal(r2.checks.sha256, 'mismatch');
+});
+
+test('payloadCrc false (the firmware): the CRC is left out and reported n/a, the SHA-256 still decides', async () => {
+  const trust = { keys: [pub], certs: null };
+  const good = makeImage();
+  const v = await fwupFormat.verify(new BufferSource(good, 'img'), { trust, payloadCrc: false });
+  assert.equal(v.report.checks.payloadCrc, 'n/a');
+  assert.equal(v.report.checks.sha256, 'ok');
+  assert.equal(v.report.ok, true);
+  assert.equal(v.fileSha256, createHash('sha256').update(good).digest('hex'));
+  // A damaged payload byte fails on the SHA-256 alone; with the CRC on, both report it.
+  const bad = Buffer.from(good);
+  xorByte(bad, bad.length - 1, 0x80);
+  const r = (await fwupFormat.verify(new BufferSource(bad, 'img'), { trust, payloadCrc: false })).report;
+  assert.deepEqual([r.checks.payloadCrc, r.checks.sha256, r.ok], ['n/a', 'mismatch', false]);
+  const both = (await fwupFormat.verify(new BufferSource(bad, 'img'), { trust })).report;
+  assert.deepEqual([both.checks.payloadCrc, both.checks.sha256, both.ok], ['mismatch', 'mismatch', false]);
 });
 
 test('reject: a signed header changed and its CRC recomputed fails the signature (exit 7)', async () => {

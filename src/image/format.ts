@@ -30,6 +30,27 @@ export interface VerifyOptions {
   onChunk?: (chunk: Buffer, offset: number) => void | Promise<void>;
   /** Called before each chunk: throws to stop (an interrupt). */
   checkpoint?: () => void;
+  /**
+   * false: leave out a payload CRC-32 the format also commits a SHA-256 to (reported as n/a). The
+   * pre-OS firmware sets it: it trusts the payload's SHA-256 against the signed header, and the CRC
+   * (there to catch damage early, in inspect and stage) would only add to the downtime.
+   */
+  payloadCrc?: boolean;
+  /** Where the file's SHA-256 is computed beside the verifier's own work (the machine's hash engine). */
+  fileHash?: ParallelSha256;
+}
+
+/**
+ * A SHA-256 computed elsewhere (another thread) over a buffer it owns: the verifier reads each chunk
+ * into `buffer`, calls begin(n), does its own hashing of the same bytes, then wait() before the next
+ * read. start() begins a new digest.
+ */
+export interface ParallelSha256 {
+  readonly buffer: Buffer;
+  start(): void;
+  begin(length: number): void;
+  wait(): void;
+  digest(): string;
 }
 
 /** What one verification pass established about a byte source. */

@@ -285,8 +285,9 @@ export function verifyFwupSignature(header: FwupHeader, keys: readonly PublicKey
 }
 
 /** Combine a parsed header, the digest of the payload actually read, and a signature check. */
-export function fwupReport(header: FwupHeader, actual: PayloadDigest, keys: readonly PublicKey[] | null): ImageReport {
-  const payloadCrc = actual.crc32 === header.payloadCrc32 ? 'ok' : 'mismatch';
+/** `actual.crc32` null: the CRC was not computed (VerifyOptions.payloadCrc false), reported as n/a. */
+export function fwupReport(header: FwupHeader, actual: Omit<PayloadDigest, 'crc32'> & { crc32: number | null }, keys: readonly PublicKey[] | null): ImageReport {
+  const payloadCrc = actual.crc32 === null ? 'n/a' : actual.crc32 === header.payloadCrc32 ? 'ok' : 'mismatch';
   const sha = actual.sha256 === header.payloadSha256 ? 'ok' : 'mismatch';
   const signature = verifyFwupSignature(header, keys);
   return {
@@ -307,7 +308,7 @@ export function fwupReport(header: FwupHeader, actual: PayloadDigest, keys: read
     description: header.description,
     checks: { headerCrc: 'ok', payloadCrc, sha256: sha },
     signature,
-    ok: payloadCrc === 'ok' && sha === 'ok' && signature.status !== 'invalid' && signature.status !== 'unknown-key',
+    ok: payloadCrc !== 'mismatch' && sha === 'ok' && signature.status !== 'invalid' && signature.status !== 'unknown-key',
   };
 }
 

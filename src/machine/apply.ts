@@ -96,7 +96,7 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
     services.setRequest(saved);
     clock.start('reset');
     machine.warmReset();
-    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'warm', now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'warm', now: opts.now, phase: (ph) => clock.start(ph), hashEngine: machine.hashEngine });
   } else {
     // The baseline: everything stops, RAM is lost, the OS starts over.
     clock.start('rendezvous');
@@ -106,7 +106,7 @@ export async function applyUpdate(machine: EmulatedMachine, p: Platform, opts: A
     services.setRequest({ ...request, flags: (request.flags | REQUEST_FLAGS.APPLY) & ~REQUEST_FLAGS.WARM });
     clock.start('reset');
     machine.coldReset();
-    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'cold', now: opts.now, phase: (ph) => clock.start(ph) });
+    boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus, cause: 'cold', now: opts.now, phase: (ph) => clock.start(ph), hashEngine: machine.hashEngine });
   }
 
   clock.start('restore');

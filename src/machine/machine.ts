@@ -1,5 +1,6 @@
 import { FwupError } from '../errors/fwup-error.js';
 import { CpuPool } from './cpu-pool.js';
+import { Sha256Engine } from './sha256-engine.js';
 import {
   allocateShared, C, CPU_STATE, cpuWord, G, nowMs, RESET_CAUSE, START_MODE, T, T_STRIDE, VECTOR, type SharedBuffers,
 } from './shared-state.js';
@@ -46,7 +47,7 @@ export class EmulatedMachine {
   private readonly times: Float64Array;
   readonly bootedAt = Date.now();
 
-  private constructor(readonly options: MachineOptions, readonly shared: SharedBuffers, private readonly pool: CpuPool) {
+  private constructor(readonly options: MachineOptions, readonly shared: SharedBuffers, private readonly pool: CpuPool, readonly hashEngine: Sha256Engine) {
     this.ram = new Uint8Array(shared.ram);
     this.ctl = new Int32Array(shared.ctl);
     this.regs = new Int32Array(shared.regs);
@@ -62,8 +63,8 @@ export class EmulatedMachine {
     ctl[G.RESET_CAUSE] = RESET_CAUSE.POWER_ON;
     for (const c of options.idleCpus ?? []) ctl[cpuWord(c, C.IDLE)] = 1;
     for (const c of options.deafCpus ?? []) ctl[cpuWord(c, C.DEAF)] = 1;
-    const pool = await CpuPool.start(shared, options.cpus, options.hostCpus);
-    return new EmulatedMachine(options, shared, pool);
+    const [pool, engine] = await Promise.all([CpuPool.start(shared, options.cpus, options.hostCpus), Sha256Engine.start()]);
+    return new EmulatedMachine(options, shared, pool, engine);
   }
 
   get cpus(): number {
@@ -212,7 +213,7 @@ export class EmulatedMachine {
   }
 
   async stop(): Promise<void> {
-    await this.pool.stop();
+    await Promise.all([this.pool.stop(), this.hashEngine.stop()]);
   }
 
   private requireQuiet(what: string): void {

@@ -31,7 +31,7 @@ export async function powerOn(p: Platform, opts: PowerOnOptions): Promise<{ mach
   });
   try {
     warmUpFirmwareCode();
-    const boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus: machine.cpus, cause: 'power-on', now: opts.now });
+    const boot = await firmwareBoot({ chip: chipOf(p), ram: machine.ram, cpus: machine.cpus, cause: 'power-on', now: opts.now, hashEngine: machine.hashEngine });
     machine.start('cold');
     const target = opts.warmupSteps ?? 200_000;
     machine.waitProgress(new Array(machine.cpus).fill(target));

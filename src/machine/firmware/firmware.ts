@@ -17,6 +17,7 @@ import { requestProblem, requestRegion, stateProblem } from './request-check.js'
 import { activateInPlace, inPlaceSlot } from './in-place.js';
 import type { Region } from '../../storage/flash-map.js';
 import { verifyStagedImage } from './staged-image.js';
+import type { ParallelSha256 } from '../../image/format.js';
 import type { Measured } from './slot-check.js';
 
 export type FirmwarePhase = 'verify' | 'program' | 'activate';
@@ -29,6 +30,8 @@ export interface FirmwareDeps {
   now: () => Date;
   /** Marks the start of a downtime phase (for the apply report). */
   phase?: (p: FirmwarePhase) => void;
+  /** The machine's SHA-256 engine (absent: the bootstrap CPU computes every digest itself). */
+  hashEngine?: ParallelSha256;
 }
 
 export interface BootReport {
@@ -189,7 +192,7 @@ async function gatherFacts(view: FirmwareView, record: BootRecord, d: FirmwareDe
     const active = regionHeader(view, slotRegion(view.map, record.active));
     const trust = view.trust;
     const region = requestRegion(request, view.map, inPlace)!;
-    const v = await verifyStagedImage(view, request, region, {
+    const v = await verifyStagedImage(view, request, region, d.hashEngine, {
       platform: trust.platform,
       activeVersionNumber: active?.versionNumber ?? null,
       lowestSupportedVersion: active?.lowestSupportedVersion ?? 0,

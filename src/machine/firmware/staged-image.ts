@@ -1,5 +1,5 @@
 import { FwupError } from '../../errors/fwup-error.js';
-import type { ImageVerdict } from '../../image/format.js';
+import type { ImageVerdict, ParallelSha256 } from '../../image/format.js';
 import { checkPolicy, type PolicyFacts } from '../../image/policy.js';
 import { formatById, verifyImage } from '../../image/registry.js';
 import { RegionSource } from '../../storage/region-source.js';
@@ -33,9 +33,11 @@ export function statusFor(e: FwupError): LastAttemptStatus {
  * in `region` (STAGING, or the inactive slot staged in place) are read once through the same verifier
  * `stage` used (structure, digests, signature against the firmware's own trust anchors), must hash to
  * the request's SHA-256 (the image the OS staged, not another one put there since), and pass the same
- * policy, size rule included.
+ * policy, size rule included. With the machine's hash engine, the file's SHA-256 is computed
+ * on it while this CPU hashes the payload. The payload's CRC-32 is left out: its SHA-256, which the signed header
+ * holds, is what the firmware trusts, and the CRC would only lengthen the downtime.
  */
-export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, region: Region, facts: PolicyFacts): Promise<StagedVerdict> {
+export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, region: Region, hashEngine: ParallelSha256 | undefined, facts: PolicyFacts): Promise<StagedVerdict> {
   try {
     const format = formatById(r.imageFormat);
     if (!format) throw new FwupError('IMAGE_UNKNOWN_FORMAT', `the request names image format ${r.imageFormat}`);
@@ -43,6 +45,8 @@ export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, re
     const trust = view.trust;
     const verdict = await verifyImage(src, {
       format,
+      payloadCrc: false,
+      ...(hashEngine ? { fileHash: hashEngine } : {}),
       trust: { keys: trust.keys.length ? trust.keys : null, certs: trust.certs.length ? trust.certs : null },
       raw: { version: r.version, versionNumber: r.versionNumber, platform: null, lowestSupportedVersion: 0, securityVersion: 0 },
     });
