@@ -172,3 +172,27 @@ test('hardening: damage to a machine directory is the target code (10); a file g
     await cleanup();
   }
 });
+
+test('stdout on a file, a pipe, /dev/null and a pipe its reader closes: the whole output, in order, and no error when the reader goes away', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const args = [FWUP_BIN, 'inspect', IMG, '--key', PUB, '--json'];
+    const piped = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(JSON.parse(piped.stdout).ok, true);
+    const file = join(dir, 'out.json');
+    const fd = openSync(file, 'w');
+    try {
+      assert.equal(spawnSync(process.execPath, args, { stdio: ['ignore', fd, 'pipe'] }).status, 0);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(await readFile(file, 'utf8'), piped.stdout, 'a file gets exactly what a pipe gets');
+    assert.equal(spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] }).status, 0, '/dev/null');
+    // The reader leaves before fwup writes (`fwup … | head -c0`): EPIPE ends the output, no error.
+    const early = spawnSync('/bin/sh', ['-c', `exec 3>&1; "${process.execPath}" "${FWUP_BIN}" inspect "${IMG}" --key "${PUB}" 2>&3 | (exec 0<&-; exit 0); true`], { encoding: 'utf8' });
+    assert.equal(early.stdout, '', `no error after the reader closed: ${early.stdout}`);
+  } finally {
+    await cleanup();
+  }
+});
