@@ -10,7 +10,7 @@ import { powerOn } from '../src/machine/power.js';
 import { applyUpdate, type ApplyReport } from '../src/machine/apply.js';
 import { initSaveArea } from '../src/machine/state-save.js';
 import { RAM_SAVE_AREA_BASE } from '../src/machine/ram-layout.js';
-import { median, type BenchRow } from './harness.js';
+import { downtimeWhy, median, type BenchRow } from './harness.js';
 import { rawRendezvousMs } from './raw-rendezvous.js';
 import type { InstallStrategy } from '../src/storage/key-store.js';
 
@@ -80,6 +80,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
         rows.push({
           suite: 'apply', case: `warm, ${install}, ${cpus} CPUs, ${mib} MiB`, value: down, unit: 'ms',
           target: target ? `< ${target} ms` : undefined, pass: target ? down < target : undefined,
+          ...(target && down >= target ? { why: downtimeWhy(phases, mib) } : {}),
           extra: { install, phases, runs, workers: Math.min(cpus, hostCpus), samplesMs: reports.map((x) => Number(x.downtimeMs.toFixed(3))) },
         });
         await rm(mdir, { recursive: true, force: true });
@@ -140,6 +141,7 @@ export async function applyBench(cpuCounts = [1, 4, 16, 64], sizes = [1, 16], ru
         suite: 'rendezvous', case: `${cpus} busy CPUs on ${Math.min(cpus, hostCpus)} worker threads`, value: ours, unit: 'ms',
         baseline: { name: `raw Atomics, ${cpus} blocked threads`, value: raw }, ratio: ours / raw, ratioMeaning: 'of raw',
         target: cpus === 64 ? '< 1 ms median' : undefined, pass: cpus === 64 ? ours < 1 : undefined,
+        ...(cpus === 64 && ours >= 1 ? { why: `${cpus} plain threads blocked in Atomics.wait and woken the same way took ${raw.toFixed(2)} ms in this run; fwup's rendezvous ${(ours / raw).toFixed(2)}× of that.` } : {}),
       });
     }
   } finally {
