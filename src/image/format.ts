@@ -41,14 +41,14 @@ export interface VerifyOptions {
 }
 
 /**
- * A SHA-256 computed elsewhere (another thread) over a buffer it owns: the verifier reads each chunk
- * into `buffer`, calls begin(n), does its own hashing of the same bytes, then wait() before the next
- * read. start() begins a new digest.
+ * A file's SHA-256 fed chunk by chunk, possibly computed elsewhere (another thread): the verifier reads
+ * each chunk into `buffer` (when there is one), calls update(chunk), does its own hashing of the same
+ * bytes, then wait() before the next read. start() begins a new digest.
  */
 export interface ParallelSha256 {
-  readonly buffer: Buffer;
+  readonly buffer?: Buffer;
   start(): void;
-  begin(length: number): void;
+  update(chunk: Buffer): void;
   wait(): void;
   digest(): string;
 }

@@ -46,6 +46,15 @@ export class Sha256Engine implements ParallelSha256 {
     this.wait();
   }
 
+  /**
+   * Hash a chunk in the background; call wait() before the buffer is filled again. A chunk that is not
+   * the buffer itself (a source that handed back its own bytes) is copied into it first.
+   */
+  update(chunk: Buffer): void {
+    if (chunk.buffer !== this.buffer.buffer || chunk.byteOffset !== this.buffer.byteOffset) chunk.copy(this.buffer);
+    this.begin(chunk.length);
+  }
+
   /** Hash buffer[0, length) in the background; call wait() before the buffer is filled again. */
   begin(length: number): void {
     this.command(CMD.UPDATE, length);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FwupError } from '../../errors/fwup-error.js';
 import { Digester } from '../../util/digest.js';
 import { streamSource, type ByteSource } from '../byte-source.js';
-import type { ImageFormat } from '../format.js';
+import type { ImageFormat, ParallelSha256 } from '../format.js';
 import { fwupHeaderLayout, fwupReport, isFwupImage, LIMITS, parseFwupHeader } from '../fwup-format.js';
 
 /**
@@ -31,39 +31,41 @@ export const fwupFormat: ImageFormat = {
       });
     }
     const payload = opts.payloadCrc === false ? new Sha256Only() : new Digester();
-    const payloadPart = (chunk: Buffer, at: number) => {
-      if (at + chunk.length > parsed.headerSize) payload.update(at >= parsed.headerSize ? chunk : chunk.subarray(parsed.headerSize - at));
-    };
-    const progress = { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}) };
-    let fileSha256: string;
-    const engine = opts.fileHash;
-    if (engine) {
-      // The file's SHA-256 on the engine, over the very buffer the chunk was read into, while this
-      // thread hashes the payload part: one read of every byte, two digests in the time of about one.
-      engine.start();
-      await streamSource(src, async (chunk, at) => {
-        // A source may hand back its own bytes instead of filling the buffer: then they go to the engine.
-        if (chunk.buffer !== engine.buffer.buffer || chunk.byteOffset !== engine.buffer.byteOffset) chunk.copy(engine.buffer);
-        engine.begin(chunk.length);
-        payloadPart(chunk, at);
-        engine.wait();
-        if (opts.onChunk) await opts.onChunk(chunk, at);
-      }, { ...progress, buffer: engine.buffer });
-      fileSha256 = engine.digest();
-    } else {
-      const file = createHash('sha256');
-      await streamSource(src, async (chunk, at) => {
+    // With the machine's hash engine the file's SHA-256 runs on it, over the very buffer the chunk was
+    // read into, while this thread hashes the payload part: one read, two digests in about the time of one.
+    const file = opts.fileHash ?? inlineSha256();
+    file.start();
+    await streamSource(
+      src,
+      async (chunk, at) => {
         file.update(chunk);
-        payloadPart(chunk, at);
+        if (at + chunk.length > parsed.headerSize) payload.update(at >= parsed.headerSize ? chunk : chunk.subarray(parsed.headerSize - at));
+        file.wait();
         if (opts.onChunk) await opts.onChunk(chunk, at);
-      }, progress);
-      fileSha256 = file.digest('hex');
-    }
+      },
+      {
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
+        ...(file.buffer ? { buffer: file.buffer } : {}),
+      },
+    );
+    const fileSha256 = file.digest();
     return { format: fwupFormat, report: fwupReport(parsed, payload.digest(), opts.trust.keys), fileSha256, fileSize: src.size };
   },
 
   slotHeader: () => null,
 };
+
+/** The file's SHA-256 on this thread, as each chunk comes. */
+function inlineSha256(): ParallelSha256 {
+  let hash = createHash('sha256');
+  return {
+    start: () => void (hash = createHash('sha256')),
+    update: (chunk) => void hash.update(chunk),
+    wait: () => undefined,
+    digest: () => hash.digest('hex'),
+  };
+}
 
 /** The payload's SHA-256 alone, digested in the shape the report takes: no CRC-32 (reported as n/a). */
 class Sha256Only {

@@ -33,9 +33,9 @@ export function statusFor(e: FwupError): LastAttemptStatus {
  * in `region` (STAGING, or the inactive slot staged in place) are read once through the same verifier
  * `stage` used (structure, digests, signature against the firmware's own trust anchors), must hash to
  * the request's SHA-256 (the image the OS staged, not another one put there since), and pass the same
- * policy, size rule included. With the machine's hash engine, the file's SHA-256 is computed
- * on it while this CPU hashes the payload. The payload's CRC-32 is left out: its SHA-256, which the signed header
- * holds, is what the firmware trusts, and the CRC would only lengthen the downtime.
+ * policy, size rule included. With the machine's hash engine, the file's SHA-256 is computed on it
+ * while this CPU hashes the payload. The payload's CRC-32 is left out: its SHA-256, which the signed
+ * header holds, is what the firmware trusts, and the CRC would only lengthen the downtime.
  */
 export async function verifyStagedImage(view: FirmwareView, r: UpdateRequest, region: Region, hashEngine: ParallelSha256 | undefined, facts: PolicyFacts): Promise<StagedVerdict> {
   try {
